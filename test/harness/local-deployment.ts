@@ -1,0 +1,481 @@
+/**
+ * A whole deployment of the waiter on one machine: the state machine exactly as `cdk synth` emitted
+ * it, run by aws-local-stepfunctions; the handler exactly as it ships (the esbuild bundle in
+ * assets/); real AWS SDK v3 clients over HTTP to a Neptune Analytics emulator and to a small local
+ * Step Functions endpoint; and a CloudFormation stand-in that checks every answer.
+ *
+ * Time is virtual. The emulator's clock moves only when the state machine waits (a Wait state or a
+ * Retry pause, advanced by what the definition asks for) and `Date` is faked to follow it, so the
+ * handler's deadline, the loop's `$$.State.EnteredTime` and the emulator agree, and a two-hour export
+ * takes milliseconds.
+ */
+import './polyfills';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import {
+  CancelExportTaskCommand,
+  GetExportTaskCommand,
+  ListExportTasksCommand,
+  NeptuneGraphClient,
+  StartExportTaskCommand,
+} from '@aws-sdk/client-neptune-graph';
+import { install, InstalledClock } from '@sinonjs/fake-timers';
+import { Stack } from 'aws-cdk-lib';
+import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { CloudFormationReceiver, CustomResourceEvent, RecordedAnswer, RequestType } from './cloudformation';
+import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
+import { asCloudFormationSends, resolve, resourcesOfType, Template } from './template';
+
+/** The handler as users deploy it: built by `npx projen bundle` (part of every build). */
+export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
+
+const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
+const CREDENTIALS = { accessKeyId: 'AKIDLOCALHARNESS', secretAccessKey: 'local-harness-secret' };
+const WAITER_TYPE_PREFIX = 'Custom::';
+
+type Json = Record<string, unknown>;
+type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<void>;
+
+export interface ExecutionRecord {
+  readonly name: string;
+  readonly input: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  error?: string;
+  /** States entered (what Step Functions bills as state transitions), retries included. */
+  transitions: number;
+  /** State names in the order they were entered. */
+  readonly path: string[];
+  readonly startedAt: number;
+  endedAt?: number;
+}
+
+export interface LocalDeploymentOptions {
+  /** Seed for the emulator and for retry jitter. @default 1 */
+  readonly seed?: number;
+  /** Print the handler's log lines as they come. @default false */
+  readonly verbose?: boolean;
+  /** Virtual start time (epoch seconds). @default the emulator's default */
+  readonly startEpochSeconds?: number;
+}
+
+/** Keeps the faked `Date` on the emulator's clock. */
+class SyncedClock extends VirtualClock {
+  public fake?: InstalledClock;
+  public advance(seconds: number): void {
+    super.advance(seconds);
+    this.fake?.setSystemTime(this.now() * 1000);
+  }
+}
+
+export class LocalDeployment {
+  public static async start(stack: Stack, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
+    const template = CdkTemplate.fromStack(stack).toJSON() as Template;
+    const clock = new SyncedClock(options.startEpochSeconds);
+    const emulator = await NeptuneGraphEmulator.start({ clock, seed: options.seed ?? 1 });
+    const cloudFormation = await CloudFormationReceiver.start();
+    const deployment = new LocalDeployment(template, clock, emulator, cloudFormation, options);
+    await deployment.listen();
+    return deployment;
+  }
+
+  /** Every line the handler logged, in order. */
+  public readonly logs: string[] = [];
+  public readonly executions: ExecutionRecord[] = [];
+  public readonly stateMachineArn: string;
+  public readonly functionArn: string;
+
+  private readonly definition: Json & { States: Record<string, Json> };
+  private readonly handlerEnvironment: Record<string, string>;
+  private readonly functionTimeoutMs: number;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly neptune: NeptuneGraphClient;
+  private readonly server = http.createServer();
+  private sfnEndpoint = '';
+  private handler?: Handler;
+  private savedEnv: Record<string, string | undefined> = {};
+  private restoreConsole?: () => void;
+  private random: () => number;
+
+  private constructor(
+    public readonly template: Template,
+    public readonly clock: SyncedClock,
+    public readonly emulator: NeptuneGraphEmulator,
+    public readonly cloudFormation: CloudFormationReceiver,
+    private readonly options: LocalDeploymentOptions,
+  ) {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    const machines = resourcesOfType(template, 'AWS::StepFunctions::StateMachine');
+    if (functions.length !== 1 || machines.length !== 1) {
+      throw new Error(`Expected one waiter function and one state machine, found ${functions.length} and ${machines.length}`);
+    }
+    const [functionId, functionProps] = functions[0];
+    const [machineId, machineProps] = machines[0];
+    this.functionArn = `arn:aws:lambda:${PSEUDO.region}:${PSEUDO.account}:function:${functionId}`;
+    this.stateMachineArn = `arn:aws:states:${PSEUDO.region}:${PSEUDO.account}:stateMachine:${String(machineProps.StateMachineName ?? machineId)}`;
+    const pseudo = { ...PSEUDO, arns: { [functionId]: this.functionArn, [machineId]: this.stateMachineArn } };
+    this.definition = JSON.parse(String(resolve(machineProps.DefinitionString, pseudo)));
+    const environment = (functionProps.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
+    this.handlerEnvironment = Object.fromEntries(Object.entries(resolve(environment, pseudo) as Json).map(([k, v]) => [k, String(v)]));
+    this.functionTimeoutMs = Number(functionProps.Timeout ?? 3) * 1000;
+    this.neptune = new NeptuneGraphClient({
+      endpoint: emulator.endpoint,
+      region: PSEUDO.region,
+      credentials: CREDENTIALS,
+      // Step Functions owns the retrying (the loop's Retry); the client must not multiply it.
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: 2000, connectionTimeout: 1000, throwOnRequestTimeout: true },
+    });
+    this.random = seededRandom(options.seed ?? 1);
+    this.checkEveryTaskIsMapped();
+  }
+
+  /** The resolved state machine definition, as Step Functions would receive it. */
+  public get stateMachineDefinition(): Json {
+    return this.definition;
+  }
+
+  /** Logical ids and properties of the waiters (custom resources) in the template. */
+  public waiters(): Array<{ logicalId: string; type: string; properties: Json }> {
+    return Object.entries(this.template.Resources)
+      .filter(([, r]) => r.Type.startsWith(WAITER_TYPE_PREFIX))
+      .map(([logicalId, r]) => ({ logicalId, type: r.Type, properties: (r.Properties ?? {}) as Json }));
+  }
+
+  /**
+   * A CloudFormation event for one of the template's waiters, with its properties as CloudFormation
+   * sends them (strings), the service token resolved, and optional overrides.
+   */
+  public event(
+    type: RequestType,
+    options: { logicalId?: string; properties?: Json; physicalResourceId?: string; oldProperties?: Json; requestId?: string } = {},
+  ): CustomResourceEvent {
+    const waiter = options.logicalId ? this.waiters().find((w) => w.logicalId === options.logicalId) : this.waiters()[0];
+    if (!waiter) throw new Error(`No waiter ${options.logicalId ?? ''} in the template`);
+    const properties = {
+      ...(asCloudFormationSends({ ...waiter.properties, ServiceToken: this.functionArn }) as Json),
+      ...options.properties,
+    };
+    return this.cloudFormation.event(type, properties, {
+      resourceType: waiter.type,
+      logicalResourceId: waiter.logicalId,
+      physicalResourceId: options.physicalResourceId,
+      oldProperties: options.oldProperties,
+      serviceToken: this.functionArn,
+      requestId: options.requestId,
+    });
+  }
+
+  /** Invokes the handler as CloudFormation does (asynchronously; the promise is the invocation). */
+  public invoke(event: unknown): Promise<void> {
+    const startedAt = Date.now();
+    const context = { getRemainingTimeInMillis: () => this.functionTimeoutMs - (Date.now() - startedAt) };
+    return this.track(this.loadHandler()(event, context));
+  }
+
+  /** Sends an event and waits for CloudFormation's answer (real milliseconds). */
+  public async run(event: CustomResourceEvent, timeoutMs = 20_000): Promise<RecordedAnswer> {
+    await this.invoke(event);
+    const answer = await this.cloudFormation.answerFor(event.RequestId, timeoutMs);
+    await this.idle();
+    return answer;
+  }
+
+  /** Waits until no invocation or execution is running. */
+  public async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  public async stop(): Promise<void> {
+    await this.idle();
+    this.clock.fake?.uninstall();
+    this.clock.fake = undefined;
+    this.restoreConsole?.();
+    for (const [key, value] of Object.entries(this.savedEnv)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    this.neptune.destroy();
+    await new Promise<void>((done) => this.server.close(() => done()));
+    await this.emulator.stop();
+    await this.cloudFormation.stop();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async listen(): Promise<void> {
+    this.server.on('request', (req, res) => this.onStepFunctionsRequest(req, res));
+    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', () => done()));
+    this.sfnEndpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const env: Record<string, string> = {
+      ...this.handlerEnvironment,
+      AWS_REGION: PSEUDO.region,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_SFN: this.sfnEndpoint,
+    };
+    for (const [key, value] of Object.entries(env)) {
+      this.savedEnv[key] = process.env[key];
+      process.env[key] = value;
+    }
+    this.clock.fake = install({ toFake: ['Date'], now: this.clock.now() * 1000 });
+    this.captureConsole();
+  }
+
+  private captureConsole(): void {
+    const { log, error, warn, info } = console;
+    const capture = (original: (...args: unknown[]) => void) => (...args: unknown[]) => {
+      this.logs.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+      if (this.options.verbose) original(...args);
+    };
+    console.log = capture(log);
+    console.info = capture(info);
+    console.warn = capture(warn);
+    console.error = capture(error);
+    this.restoreConsole = () => Object.assign(console, { log, error, warn, info });
+  }
+
+  private loadHandler(): Handler {
+    if (!this.handler) {
+      // A fresh copy per deployment: the bundle caches its SDK client (and endpoint) per module.
+      delete require.cache[require.resolve(HANDLER_BUNDLE)];
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      this.handler = (require(HANDLER_BUNDLE) as { handler: Handler }).handler;
+    }
+    return this.handler;
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    const forget = () => this.pending.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  // Local Step Functions endpoint (JSON 1.0 protocol): StartExecution is all the handler calls.
+  private onStepFunctionsRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const reply = (status: number, body: Json, errorType?: string) => {
+        const text = JSON.stringify(errorType ? { __type: errorType, message: body.message } : body);
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
+        res.end(text);
+      };
+      if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) {
+        return reply(403, { message: 'Missing SigV4 Authorization header' }, 'MissingAuthenticationToken');
+      }
+      const target = String(req.headers['x-amz-target'] ?? '');
+      if (target !== 'AWSStepFunctions.StartExecution') {
+        return reply(400, { message: `The local endpoint does not implement ${target}` }, 'UnknownOperationException');
+      }
+      let request: { stateMachineArn?: string; name?: string; input?: string };
+      try {
+        request = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return reply(400, { message: 'Malformed JSON' }, 'SerializationException');
+      }
+      const outcome = this.startExecution(request);
+      if ('error' in outcome) return reply(400, { message: outcome.message }, outcome.error);
+      return reply(200, { executionArn: outcome.executionArn, startDate: Date.now() / 1000 });
+    });
+  }
+
+  private startExecution(request: { stateMachineArn?: string; name?: string; input?: string }):
+  { executionArn: string } | { error: string; message: string } {
+    if (request.stateMachineArn !== this.stateMachineArn) {
+      return { error: 'StateMachineDoesNotExist', message: `State Machine Does Not Exist: '${request.stateMachineArn}'` };
+    }
+    const name = request.name ?? `generated-${this.executions.length}`;
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) return { error: 'InvalidName', message: `Invalid Name: '${name}'` };
+    const input = request.input ?? '{}';
+    if (Buffer.byteLength(input) > 256 * 1024) return { error: 'InvalidExecutionInput', message: 'Input exceeds 256 KB' };
+    const executionArn = `arn:aws:states:${PSEUDO.region}:${PSEUDO.account}:execution:${this.stateMachineArn.split(':').pop()}:${name}`;
+    const existing = this.executions.find((e) => e.name === name);
+    if (existing) {
+      // Step Functions: the same name and input returns the running execution; other input is an error.
+      if (existing.input === input && existing.status === 'RUNNING') return { executionArn };
+      return { error: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${executionArn}'` };
+    }
+    const record: ExecutionRecord = { name, input, status: 'RUNNING', transitions: 0, path: [], startedAt: this.clock.now() };
+    this.executions.push(record);
+    void this.track(this.execute(record, JSON.parse(input)));
+    return { executionArn };
+  }
+
+  private async execute(record: ExecutionRecord, input: unknown): Promise<void> {
+    let stateMachine: StateMachine;
+    try {
+      stateMachine = new StateMachine(this.definition as never);
+    } catch (error) {
+      record.status = 'FAILED';
+      record.error = `Invalid definition: ${(error as Error).message}`;
+      return;
+    }
+    const clock = this.clock;
+    const execution = stateMachine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: this.taskHandlers(),
+        // Real pauses of 1 ms let the event consumer below move the virtual clock first.
+        waitTimeOverrides: Object.fromEntries(this.statesOfType('Wait').map((name) => [name, 1])),
+        retryIntervalOverrides: Object.fromEntries(this.retryingStates().map((name) => [name, 1])),
+      },
+      context: {
+        // aws-local-stepfunctions does not provide $$.State.EnteredTime; read the virtual clock.
+        State: {
+          get EnteredTime() {
+            return new Date(clock.now() * 1000).toISOString();
+          },
+        },
+      } as never,
+    });
+    const consumer = this.followEvents(record, execution.eventLogs);
+    try {
+      await execution.result;
+      record.status = 'SUCCEEDED';
+    } catch (error) {
+      record.status = 'FAILED';
+      record.error = error instanceof Error ? error.message : String(error);
+    } finally {
+      record.endedAt = this.clock.now();
+      await consumer;
+    }
+  }
+
+  private async followEvents(record: ExecutionRecord, events: AsyncGenerator<unknown>): Promise<void> {
+    for await (const raw of events) {
+      const event = raw as { type: string; state?: { name: string; type: string; input: unknown }; retry?: { retrier: Json; attempt: number } };
+      if (event.type === 'StateEntered' && event.state) {
+        record.transitions++;
+        record.path.push(event.state.name);
+        if (event.state.type === 'Wait') this.clock.advance(this.waitSeconds(event.state.name, event.state.input));
+      } else if (event.type === 'StateRetried' && event.retry) {
+        record.transitions++;
+        this.clock.advance(this.retryDelaySeconds(event.retry.retrier, event.retry.attempt));
+      }
+    }
+  }
+
+  private waitSeconds(stateName: string, input: unknown): number {
+    const state = this.definition.States[stateName];
+    if (typeof state.Seconds === 'number') return state.Seconds;
+    if (typeof state.SecondsPath === 'string') return Number(readPath(input, state.SecondsPath));
+    const timestamp = typeof state.Timestamp === 'string' ? state.Timestamp : String(readPath(input, String(state.TimestampPath)));
+    return Math.max(0, new Date(timestamp).getTime() / 1000 - this.clock.now());
+  }
+
+  private retryDelaySeconds(retrier: Json, attempt: number): number {
+    const interval = Number(retrier.IntervalSeconds ?? 1);
+    const backoff = Number(retrier.BackoffRate ?? 2);
+    const maxDelay = retrier.MaxDelaySeconds === undefined ? Infinity : Number(retrier.MaxDelaySeconds);
+    const delay = Math.min(interval * backoff ** (attempt - 1), maxDelay);
+    return retrier.JitterStrategy === 'FULL' ? delay * this.random() : delay;
+  }
+
+  private statesOfType(type: string): string[] {
+    return Object.entries(this.definition.States).filter(([, s]) => s.Type === type).map(([name]) => name);
+  }
+
+  private retryingStates(): string[] {
+    return Object.entries(this.definition.States).filter(([, s]) => Array.isArray(s.Retry)).map(([name]) => name);
+  }
+
+  /** Nothing may fall through to a real AWS call: every Task state needs a local handler. */
+  private checkEveryTaskIsMapped(): void {
+    const handlers = this.taskHandlers();
+    const unmapped = this.statesOfType('Task').filter((name) => !handlers[name]);
+    if (unmapped.length > 0) {
+      throw new Error(`Task states without a local mapping: ${unmapped.map((n) => `${n} (${String(this.definition.States[n].Resource)})`).join(', ')}`);
+    }
+  }
+
+  private taskHandlers(): Record<string, (input: unknown) => Promise<unknown>> {
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const name of this.statesOfType('Task')) {
+      const resource = String(this.definition.States[name].Resource);
+      const sdk = /^arn:aws:states:::aws-sdk:neptunegraph:(\w+)$/.exec(resource);
+      if (sdk) handlers[name] = (input) => this.callNeptuneGraph(sdk[1], input as Json);
+      if (resource === 'arn:aws:states:::lambda:invoke') handlers[name] = (input) => this.invokeLambda(input as Json);
+    }
+    return handlers;
+  }
+
+  /** The AWS SDK integration: PascalCase in and out, errors named `NeptuneGraph.<Exception>`. */
+  private async callNeptuneGraph(action: string, input: Json): Promise<unknown> {
+    // Let the event consumer apply the Wait or Retry pause that preceded this call.
+    await new Promise((done) => setImmediate(done));
+    const commands: Record<string, new (input: never) => never> = {
+      getExportTask: GetExportTaskCommand as never,
+      startExportTask: StartExportTaskCommand as never,
+      cancelExportTask: CancelExportTaskCommand as never,
+      listExportTasks: ListExportTasksCommand as never,
+    };
+    const Command = commands[action];
+    if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
+    try {
+      const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as Json;
+      const { $metadata: _metadata, ...fields } = output;
+      return changeKeys(fields, upperFirst);
+    } catch (error) {
+      throw asStepFunctionsError(error);
+    }
+  }
+
+  private async invokeLambda(input: Json): Promise<unknown> {
+    if (input.FunctionName !== this.functionArn) {
+      throw namedError('Lambda.ResourceNotFoundException', `Function not found: ${String(input.FunctionName)}`);
+    }
+    await this.invoke(input.Payload);
+    return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: null };
+  }
+}
+
+/** Members whose keys are data (labels, property names, tag keys), not field names. */
+const MAP_MEMBERS = new Set(['vertexFilter', 'edgeFilter', 'properties', 'tags', 'VertexFilter', 'EdgeFilter', 'Properties', 'Tags']);
+const lowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
+const upperFirst = (key: string) => key.charAt(0).toUpperCase() + key.slice(1);
+
+function changeKeys(value: unknown, rename: (key: string) => string, isMap = false): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map((v) => changeKeys(v, rename));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value as Json).map(([key, v]) => [isMap ? key : rename(key), changeKeys(v, rename, !isMap && MAP_MEMBERS.has(key))]),
+  );
+}
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** How Step Functions reports an SDK integration failure. */
+function asStepFunctionsError(error: unknown): Error {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
+  if (e.name === 'TimeoutError') return namedError('States.Timeout', 'The GetExportTask call timed out');
+  const status = e.$metadata?.httpStatusCode;
+  if (status === undefined) {
+    return namedError('NeptuneGraph.SdkClientException', `Unable to execute HTTP request: ${e.message ?? e.name}`);
+  }
+  const exception = e.name && e.name !== 'Unknown' ? e.name : 'NeptuneGraphException';
+  return namedError(
+    `NeptuneGraph.${exception}`,
+    `${e.message ?? ''} (Service: NeptuneGraph, Status Code: ${status}, Request ID: ${e.$metadata?.requestId ?? 'local'})`,
+  );
+}
+
+function readPath(input: unknown, jsonPath: string): unknown {
+  if (!jsonPath.startsWith('$.')) throw new Error(`Unsupported path ${jsonPath}`);
+  return jsonPath.slice(2).split('.').reduce<unknown>((node, key) => (node as Json | undefined)?.[key], input);
+}
+
+/** A seeded Park-Miller generator: reproducible jitter without bitwise arithmetic. */
+export function seededRandom(seed: number): () => number {
+  let state = (Math.abs(Math.floor(seed)) % 2147483646) + 1;
+  return () => {
+    state = (state * 16807) % 2147483647;
+    return (state - 1) / 2147483646;
+  };
+}
