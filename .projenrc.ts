@@ -22,11 +22,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
   github: false,
   release: false,
   depsUpgrade: false,
+  // test/integ.*.ts: snapshots are made offline (`npx projen integ:update --dry-run`) and checked
+  // by every test run; deploying them needs AWS credentials.
+  experimentalIntegRunner: true,
   devDeps: [
     '@aws-sdk/client-neptune-graph@3.1128.0',
     '@aws-sdk/client-sfn@^3',
     '@sinonjs/fake-timers@^15',
-    '@aws-cdk/integ-tests-alpha@2.187.0-alpha.0',
     'aws-local-stepfunctions@3.0.0',
     'cdk-nag@^2',
     'esbuild',
@@ -37,12 +39,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testTimeout: 60_000,
     },
   },
-  tsconfigDev: {
-    compilerOptions: {},
-    include: ['lambda/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts'],
-  },
-  gitignore: ['/cdk.out', '/examples/cdk.out', '/.tmp/', '/bench/out/'],
+  gitignore: ['/cdk.out', '/examples/cdk.out', '/.tmp/', '/bench/out/', '.jsii.tabl.json'],
 });
+
+// integ-tests-alpha must match the aws-cdk-lib floor (the integ runner would add @latest).
+project.deps.removeDependency('@aws-cdk/integ-tests-alpha');
+project.addDevDeps('@aws-cdk/integ-tests-alpha@2.187.0-alpha.0');
+project.deps.removeDependency('@aws-cdk/integ-runner');
+project.addDevDeps('@aws-cdk/integ-runner@^2.197.10');
 
 // The custom-resource handler. Its source lives in lambda/ and its esbuild bundle in
 // assets/, which ships in the npm package (users never bundle anything at synth time).
@@ -63,19 +67,49 @@ project.addPackageIgnore('/bench/');
 project.addPackageIgnore('/docs/');
 project.addPackageIgnore('/.ci/');
 
-new javascript.TypescriptConfig(project, {
-  fileName: 'lambda/tsconfig.json',
-  include: ['**/*.ts'],
-  compilerOptions: {
-    target: 'ES2022',
-    module: 'CommonJS',
-    lib: ['es2022'],
-    strict: true,
-    noEmit: true,
-    esModuleInterop: true,
-    skipLibCheck: true,
-    types: ['node'],
+// Type-checking (and ESLint's project service) for the folders outside src/ and test/.
+for (const folder of ['lambda', 'examples', 'bench']) {
+  new javascript.TypescriptConfig(project, {
+    fileName: `${folder}/tsconfig.json`,
+    include: ['**/*.ts'],
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'CommonJS',
+      lib: ['es2022'],
+      strict: true,
+      noEmit: true,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      types: ['node', 'jest'],
+    },
+  });
+  project.eslint?.addLintPattern(folder);
+}
+
+// jsii targets for Python, Java, .NET and Go (names Construct Hub shows). Set directly rather than
+// through publishTo*, whose packaging tasks need registries this machine cannot reach.
+project.package.file.addOverride('jsii.targets', {
+  python: { distName: 'cdk-neptune-graph-export', module: 'cdk_neptune_graph_export' },
+  java: {
+    package: 'io.github.cdkneptunegraphexport',
+    maven: { groupId: 'io.github.cdk-neptune-graph-export', artifactId: 'cdk-neptune-graph-export' },
   },
+  dotnet: { namespace: 'CdkNeptuneGraphExport', packageId: 'CdkNeptuneGraphExport' },
+  go: { moduleName: 'github.com/cdk-neptune-graph-export/cdk-neptune-graph-export-go' },
 });
+
+// Every jsii language must generate: full packaging needs registries this machine cannot reach,
+// so the build generates the sources only, and fails if any target fails.
+project.postCompileTask.exec('jsii-pacmak --code-only --targets python,java,dotnet,go --outdir .tmp/pacmak');
+// Every TypeScript example in the README compiles, so Construct Hub's translations are real.
+project.postCompileTask.exec('jsii-rosetta extract --strict');
+
+// `npm run demo [-- --scenario <name>]`: one waiter deployment, run locally end to end.
+const demo = project.addTask('demo', {
+  description: 'Run the example app\'s export wait end to end against a local Neptune Analytics emulator',
+  receiveArgs: true,
+});
+demo.spawn(project.tasks.tryFind('bundle')!);
+demo.exec('ts-node --transpile-only examples/demo.ts', { receiveArgs: true });
 
 project.synth();
