@@ -66,6 +66,8 @@ project.addPackageIgnore('/examples/');
 project.addPackageIgnore('/bench/');
 project.addPackageIgnore('/docs/');
 project.addPackageIgnore('/.ci/');
+project.addPackageIgnore('/scripts/');
+project.addPackageIgnore('/.tmp/');
 
 // Type-checking (and ESLint's project service) for the folders outside src/ and test/.
 for (const folder of ['lambda', 'examples', 'bench']) {
@@ -103,6 +105,13 @@ project.package.file.addOverride('jsii.targets', {
 project.postCompileTask.exec('jsii-pacmak --code-only --targets python,java,dotnet,go --outdir .tmp/pacmak');
 // Every TypeScript example in the README compiles, so Construct Hub's translations are real.
 project.postCompileTask.exec('jsii-rosetta extract --strict');
+
+// The suite again, against the newest aws-cdk-lib (the build runs it against the floor).
+const newest = project.addTask('test:newest-aws-cdk-lib', {
+  description: 'Run the tests against the newest aws-cdk-lib on the registry',
+});
+newest.spawn(project.tasks.tryFind('bundle')!);
+newest.exec('bash scripts/test-newest-aws-cdk-lib.sh');
 
 // `npm run demo [-- --scenario <name>]`: one waiter deployment, run locally end to end.
 const demo = project.addTask('demo', {
