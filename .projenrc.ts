@@ -75,6 +75,7 @@ for (const folder of ['lambda', 'examples', 'bench']) {
     fileName: `${folder}/tsconfig.json`,
     include: ['**/*.ts'],
     compilerOptions: {
+      rootDir: '..',
       target: 'ES2022',
       module: 'CommonJS',
       lib: ['es2022'],
