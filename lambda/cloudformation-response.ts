@@ -48,9 +48,13 @@ export function serializeAnswer(answer: CloudFormationAnswer): string {
   while (excess > 0 && fitted.Data && Object.keys(fitted.Data).length > 0) {
     const data: Record<string, string> = fitted.Data;
     const longest = Object.keys(data).reduce((a, b) => (bytes(data[a]) >= bytes(data[b]) ? a : b));
-    const room = bytes(data[longest]) - excess - 8;
-    data[longest] = room > 16 ? truncate(data[longest], room) : '';
-    if (room <= 16 && bytes(JSON.stringify(fitted)) > MAX_ANSWER_BYTES) delete data[longest];
+    if (data[longest] === '') {
+      // Every value is already empty: only then drop keys (a missing key fails its Fn::GetAtt).
+      delete data[longest];
+    } else {
+      const room = bytes(data[longest]) - excess - 8;
+      data[longest] = room > 16 ? truncate(data[longest], room) : '';
+    }
     body = JSON.stringify(fitted);
     excess = bytes(body) - MAX_ANSWER_BYTES;
   }

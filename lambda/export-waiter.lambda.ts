@@ -48,14 +48,44 @@ const errorText = (error: unknown) => redact(error instanceof Error ? `${error.n
 // Entry point
 
 export async function handler(event: unknown, context?: LambdaContext): Promise<void> {
-  if (isObject(event) && isObject(event[ANSWER_MARKER])) {
-    return answerFromLoop(event[ANSWER_MARKER]);
+  let loopAnswer: LoopAnswer | undefined;
+  try {
+    loopAnswer = isObject(event) && isObject(event[ANSWER_MARKER]) ? event[ANSWER_MARKER] : undefined;
+  } catch (error) {
+    log('ERROR', 'Ignored an event that cannot be read', { error: errorText(error) });
+    return;
   }
-  return handleCloudFormationEvent(event, context);
+  // An answer from the wait loop may throw AnswerNotDelivered: the loop retries it.
+  if (loopAnswer) return answerFromLoop(loopAnswer);
+  try {
+    await handleCloudFormationEvent(event, context);
+  } catch (error) {
+    // Only an event whose ResponseURL cannot even be read gets here: there is nobody to answer.
+    log('ERROR', 'Ignored an event that cannot be read', { error: errorText(error) });
+  }
 }
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown) => (typeof value === 'string' ? value : value === undefined || value === null ? '' : show(value));
+
+/** Reads a field of an event as text; a field that cannot be read (a throwing getter) reads as ''. */
+function textField(event: Json, key: string): string {
+  try {
+    return text(event[key]);
+  } catch {
+    return '';
+  }
+}
+
+/** Reads a string field of an event; anything else, or a field that cannot be read, reads as ''. */
+function stringField(event: Json, key: string): string {
+  try {
+    const value = event[key];
+    return typeof value === 'string' ? value : '';
+  } catch {
+    return '';
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // CloudFormation events
@@ -67,6 +97,9 @@ interface Responder {
 
 function responderFor(event: Json): Responder {
   let answered = false;
+  // Read once, up front: an answer must not depend on reading the event again.
+  const responseUrl = String(event.ResponseURL);
+  const echoed = { StackId: textField(event, 'StackId'), RequestId: textField(event, 'RequestId'), LogicalResourceId: textField(event, 'LogicalResourceId') };
   return {
     get answered() {
       return answered;
@@ -74,15 +107,7 @@ function responderFor(event: Json): Responder {
     async answer(status, { reason, physicalResourceId, data }) {
       if (answered) return;
       answered = true;
-      await deliver(String(event.ResponseURL), {
-        Status: status,
-        Reason: reason,
-        PhysicalResourceId: physicalResourceId,
-        StackId: text(event.StackId),
-        RequestId: text(event.RequestId),
-        LogicalResourceId: text(event.LogicalResourceId),
-        Data: data,
-      });
+      await deliver(responseUrl, { Status: status, Reason: reason, PhysicalResourceId: physicalResourceId, ...echoed, Data: data });
     },
   };
 }
@@ -95,8 +120,8 @@ async function handleCloudFormationEvent(event: unknown, context?: LambdaContext
     return;
   }
   const responder = responderFor(event);
-  const request = { requestType: text(event.RequestType), requestId: text(event.RequestId), logicalResourceId: text(event.LogicalResourceId) };
-  const failedId = typeof event.PhysicalResourceId === 'string' && event.PhysicalResourceId ? event.PhysicalResourceId : CREATE_FAILED_ID;
+  const request = { requestType: textField(event, 'RequestType'), requestId: textField(event, 'RequestId'), logicalResourceId: textField(event, 'LogicalResourceId') };
+  const failedId = stringField(event, 'PhysicalResourceId') || CREATE_FAILED_ID;
 
   // Answer before Lambda ends the invocation, even if a call hangs.
   const remaining = context?.getRemainingTimeInMillis() ?? 60_000;

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { ArnFormat, CustomResource, Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, CustomResource, Duration, Names, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -214,7 +214,7 @@ class WaiterInfrastructure extends Construct {
     });
     this.handler = handler;
 
-    this.stateMachine = new sfn.StateMachine(this, 'WaitLoop', {
+    const stateMachine = new sfn.StateMachine(this, 'WaitLoop', {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(buildWaitLoop(this, { answerFunction: handler })),
@@ -222,5 +222,87 @@ class WaiterInfrastructure extends Construct {
       tracingEnabled: props.tracing,
       comment: 'Polls a Neptune Analytics export task until it ends, then answers CloudFormation',
     });
+    this.stateMachine = stateMachine;
+
+    this.explainNagFindings(handler, role, stateMachine.role, props.tracing, props.logGroup);
   }
+
+  /**
+   * Records, where cdk-nag reads them (the `cdk_nag` metadata of each CloudFormation resource), the
+   * findings of the AwsSolutions and Serverless packs that are inherent to this design, each with its
+   * reason and, for IAM5, the exact finding it covers. cdk-nag itself is not a dependency.
+   */
+  private explainNagFindings(
+    handler: lambda.Function,
+    handlerRole: iam.IRole,
+    loopRole: iam.IRole,
+    tracing: boolean,
+    userLogGroup?: logs.ILogGroup,
+  ): void {
+    const stack = Stack.of(this);
+    const xray = 'X-Ray tracing (on by default, `tracing: false` removes it) adds xray:PutTraceSegments and xray:PutTelemetryRecords'
+      + ' (and, for Step Functions, xray:GetSamplingRules and xray:GetSamplingTargets), which support no resource-level permissions.';
+
+    suppress(handler.node.defaultChild as CfnResource, [{
+      id: 'Serverless-LambdaDLQ',
+      reason: 'The handler never throws on a CloudFormation event: it answers every request itself (FAILED on any error, and before'
+        + ' the Lambda timeout), so a dead-letter queue of the asynchronous invocation would stay empty, and nothing could answer'
+        + ' CloudFormation from it. The wait loop invokes the handler synchronously and retries it (a DLQ does not apply there).',
+    }]);
+
+    if (tracing) {
+      suppress(defaultPolicyOf(handlerRole), [{ id: 'AwsSolutions-IAM5', reason: xray, applies_to: ['Resource::*'] }]);
+    }
+    if (userLogGroup && !Token.isUnresolved(userLogGroup.logGroupName)) {
+      // An imported log group's ARN is `...:log-group:<name>:*` in the template: its log streams.
+      const name = userLogGroup.logGroupName.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      suppress(defaultPolicyOf(handlerRole), [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'logs:CreateLogStream and logs:PutLogEvents act on the log streams of the log group given in `logGroup`;'
+          + ' `<log group ARN>:*` is how CloudWatch Logs names the streams of that one group.',
+        applies_to: [{ regex: `/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):log-group:${name}:\\*$/` }],
+      }]);
+    }
+
+    const handlerId = stack.getLogicalId(handler.node.defaultChild as CfnResource);
+    suppress(defaultPolicyOf(loopRole), [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'One state machine serves every waiter of the stack and learns each task id at deploy time from the custom'
+          + ' resource, so the read-only neptune-graph:GetExportTask is granted on the export tasks of this account and region only.',
+        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+      },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'The CDK LambdaInvoke task grants lambda:InvokeFunction on the handler and its versions and aliases (<arn>:*);'
+          + ' the loop only invokes the handler of this same construct, so the wildcard covers nothing else.',
+        applies_to: [`Resource::<${handlerId}.Arn>:*`],
+      },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'Step Functions logging to CloudWatch Logs needs the log delivery actions (logs:CreateLogDelivery,'
+          + ' logs:GetLogDelivery, logs:UpdateLogDelivery, logs:DeleteLogDelivery, logs:ListLogDeliveries, logs:PutResourcePolicy,'
+          + ` logs:DescribeResourcePolicies, logs:DescribeLogGroups), which support only Resource "*".${tracing ? ` ${xray}` : ''}`,
+        applies_to: ['Resource::*'],
+      },
+    ]);
+  }
+}
+
+interface NagSuppression {
+  readonly id: string;
+  readonly reason: string;
+  readonly applies_to?: Array<string | { regex: string }>;
+}
+
+/** Adds suppressions to the `cdk_nag` metadata of a resource (the format NagSuppressions writes). */
+function suppress(resource: CfnResource | undefined, rules: NagSuppression[]): void {
+  if (!resource) return;
+  const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: NagSuppression[] } | undefined)?.rules_to_suppress ?? [];
+  resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, ...rules] });
+}
+
+/** The CloudFormation policy the CDK creates for statements added to a role. */
+function defaultPolicyOf(role: iam.IRole): CfnResource | undefined {
+  return role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
 }

@@ -10,6 +10,7 @@
  * takes milliseconds.
  */
 import './polyfills';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -36,6 +37,8 @@ const CREDENTIALS = { accessKeyId: 'AKIDLOCALHARNESS', secretAccessKey: 'local-h
 const WAITER_TYPE_PREFIX = 'Custom::';
 
 type Json = Record<string, unknown>;
+/** A resolved Amazon States Language definition (JSON). */
+export type StateMachineDefinition = Json & { States: Record<string, Json> };
 type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<void>;
 
 export interface ExecutionRecord {
@@ -58,7 +61,30 @@ export interface LocalDeploymentOptions {
   readonly verbose?: boolean;
   /** Virtual start time (epoch seconds). @default the emulator's default */
   readonly startEpochSeconds?: number;
+  /**
+   * Changes the resolved state machine definition before it runs. Only for tests that prove the
+   * suite catches a broken definition (remove a Retry, rename a state...); it receives a copy.
+   * @default - the definition exactly as synthesized
+   */
+  readonly transformDefinition?: (definition: StateMachineDefinition) => StateMachineDefinition;
+  /**
+   * Key case of the AWS SDK integration's results. Step Functions documents PascalCase
+   * (`Status`, `ExportTaskDetails`), unverified for this service; 'camelCase' returns the
+   * service's own keys, to show what the loop does if that documentation is wrong.
+   * @default 'PascalCase'
+   */
+  readonly sdkResultKeys?: 'PascalCase' | 'camelCase';
+  /**
+   * Real milliseconds that each virtual second of a pause (a Wait state or a Retry interval) takes.
+   * The virtual clock then moves smoothly through the pause, and the next Neptune Analytics call
+   * waits until it is over, so a demo can show an export progressing. Meant for one execution at a time.
+   * @default 0 - pauses take no real time: the clock jumps to their end
+   */
+  readonly realMsPerVirtualSecond?: number;
 }
+
+/** Real milliseconds between two steps of the virtual clock during a paced pause. */
+const PACING_STEP_MS = 25;
 
 /** Keeps the faked `Date` on the emulator's clock. */
 class SyncedClock extends VirtualClock {
@@ -86,7 +112,7 @@ export class LocalDeployment {
   public readonly stateMachineArn: string;
   public readonly functionArn: string;
 
-  private readonly definition: Json & { States: Record<string, Json> };
+  private readonly definition: StateMachineDefinition;
   private readonly handlerEnvironment: Record<string, string>;
   private readonly functionTimeoutMs: number;
   private readonly pending = new Set<Promise<unknown>>();
@@ -97,6 +123,8 @@ export class LocalDeployment {
   private savedEnv: Record<string, string | undefined> = {};
   private restoreConsole?: () => void;
   private random: () => number;
+  /** The paced pause in progress, if any (only with `realMsPerVirtualSecond`). */
+  private pacing?: Promise<void>;
 
   private constructor(
     public readonly template: Template,
@@ -115,7 +143,8 @@ export class LocalDeployment {
     this.functionArn = `arn:aws:lambda:${PSEUDO.region}:${PSEUDO.account}:function:${functionId}`;
     this.stateMachineArn = `arn:aws:states:${PSEUDO.region}:${PSEUDO.account}:stateMachine:${String(machineProps.StateMachineName ?? machineId)}`;
     const pseudo = { ...PSEUDO, arns: { [functionId]: this.functionArn, [machineId]: this.stateMachineArn } };
-    this.definition = JSON.parse(String(resolve(machineProps.DefinitionString, pseudo)));
+    const definition = JSON.parse(String(resolve(machineProps.DefinitionString, pseudo)));
+    this.definition = options.transformDefinition ? options.transformDefinition(definition) : definition;
     const environment = (functionProps.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
     this.handlerEnvironment = Object.fromEntries(Object.entries(resolve(environment, pseudo) as Json).map(([k, v]) => [k, String(v)]));
     this.functionTimeoutMs = Number(functionProps.Timeout ?? 3) * 1000;
@@ -132,7 +161,7 @@ export class LocalDeployment {
   }
 
   /** The resolved state machine definition, as Step Functions would receive it. */
-  public get stateMachineDefinition(): Json {
+  public get stateMachineDefinition(): StateMachineDefinition {
     return this.definition;
   }
 
@@ -238,10 +267,17 @@ export class LocalDeployment {
 
   private loadHandler(): Handler {
     if (!this.handler) {
-      // A fresh copy per deployment: the bundle caches its SDK client (and endpoint) per module.
-      delete require.cache[require.resolve(HANDLER_BUNDLE)];
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      this.handler = (require(HANDLER_BUNDLE) as { handler: Handler }).handler;
+      // A fresh copy per deployment: the bundle caches its SDK client (and so the endpoint of the
+      // first deployment) per module. Jest keeps its own module registry, which `require.cache`
+      // does not reach, so the bundle is evaluated here instead of required. It is compiled in
+      // this realm, so it sees the faked Date, and it shares this file's require for its
+      // externals (@aws-sdk/*, node builtins), as Lambda's runtime would provide them.
+      const source = fs.readFileSync(HANDLER_BUNDLE, 'utf8');
+      const module = { exports: {} as { handler?: Handler } };
+      const evaluate = new Function('exports', 'require', 'module', '__filename', '__dirname', `${source}\n//# sourceURL=${HANDLER_BUNDLE}`);
+      evaluate(module.exports, require, module, HANDLER_BUNDLE, path.dirname(HANDLER_BUNDLE));
+      if (typeof module.exports.handler !== 'function') throw new Error(`${HANDLER_BUNDLE} exports no handler`);
+      this.handler = module.exports.handler;
     }
     return this.handler;
   }
@@ -349,12 +385,31 @@ export class LocalDeployment {
       if (event.type === 'StateEntered' && event.state) {
         record.transitions++;
         record.path.push(event.state.name);
-        if (event.state.type === 'Wait') this.clock.advance(this.waitSeconds(event.state.name, event.state.input));
+        if (event.state.type === 'Wait') this.pause(this.waitSeconds(event.state.name, event.state.input));
       } else if (event.type === 'StateRetried' && event.retry) {
         record.transitions++;
-        this.clock.advance(this.retryDelaySeconds(event.retry.retrier, event.retry.attempt));
+        this.pause(this.retryDelaySeconds(event.retry.retrier, event.retry.attempt));
       }
     }
+  }
+
+  /** Moves the clock through a pause: at once, or paced over real time (`realMsPerVirtualSecond`). */
+  private pause(seconds: number): void {
+    const realMs = seconds * (this.options.realMsPerVirtualSecond ?? 0);
+    if (!(realMs > 0)) {
+      this.clock.advance(seconds);
+      return;
+    }
+    const play = async () => {
+      const from = this.clock.now();
+      const began = performance.now();
+      for (let done = 0; done < 1;) {
+        await new Promise((resume) => setTimeout(resume, Math.min(PACING_STEP_MS, realMs)));
+        done = Math.min(1, (performance.now() - began) / realMs);
+        this.clock.advance(Math.max(0, from + seconds * done - this.clock.now()));
+      }
+    };
+    this.pacing = (this.pacing ?? Promise.resolve()).then(play);
   }
 
   private waitSeconds(stateName: string, input: unknown): number {
@@ -405,6 +460,7 @@ export class LocalDeployment {
   private async callNeptuneGraph(action: string, input: Json): Promise<unknown> {
     // Let the event consumer apply the Wait or Retry pause that preceded this call.
     await new Promise((done) => setImmediate(done));
+    if (this.pacing) await this.pacing;
     const commands: Record<string, new (input: never) => never> = {
       getExportTask: GetExportTaskCommand as never,
       startExportTask: StartExportTaskCommand as never,
@@ -416,7 +472,7 @@ export class LocalDeployment {
     try {
       const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as Json;
       const { $metadata: _metadata, ...fields } = output;
-      return changeKeys(fields, upperFirst);
+      return this.options.sdkResultKeys === 'camelCase' ? changeKeys(fields, (key) => key) : changeKeys(fields, upperFirst);
     } catch (error) {
       throw asStepFunctionsError(error);
     }

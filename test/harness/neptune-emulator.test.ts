@@ -462,6 +462,20 @@ describe('CancelExportTask', () => {
     expect(out.exportTaskDetails).toBeUndefined();
     expect(() => task.cancel()).toThrow(/CANCELLED/);
   });
+
+  test('a scripted cancel (cancelAfterSeconds) happens at its virtual time, and calls record the status read', async () => {
+    const task = emulator.addTask({ initializingSeconds: 0, exportingSeconds: 1000, cancelAfterSeconds: 100, cancellingSeconds: 50 });
+    emulator.clock.advance(99);
+    expect((await get(task.taskId)).status).toBe('EXPORTING');
+    emulator.clock.advance(1);
+    expect((await get(task.taskId)).status).toBe('CANCELLING');
+    emulator.clock.advance(50);
+    const out = await get(task.taskId);
+    expect(out.status).toBe('CANCELLED');
+    expect(out.exportTaskDetails).toMatchObject({ progressPercentage: 10, timeElapsedSeconds: 150 });
+    expect(emulator.calls.map((c) => c.taskStatus)).toEqual(['EXPORTING', 'CANCELLING', 'CANCELLED']);
+    expect(() => emulator.addTask({ exportingSeconds: 10, cancelAfterSeconds: 40 })).toThrow(/cancelAfterSeconds/);
+  });
 });
 
 describe('ListExportTasks', () => {

@@ -76,6 +76,14 @@ export interface TaskScript {
   progressNoise?: number;
   outcome?: 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'DELETED';
   statusReason?: string;
+  /**
+   * Seconds after the task starts at which it is cancelled, as if CancelExportTask arrived then
+   * (it then stays CANCELLING for `cancellingSeconds`). Must fall before the task would end.
+   * Unlike calling `cancel()`, this needs no test code to run at the right virtual moment.
+   */
+  cancelAfterSeconds?: number;
+  /** How long a scripted cancel stays CANCELLING. @default 60 */
+  cancellingSeconds?: number;
   vertices?: number;
   edges?: number;
   format?: 'PARQUET' | 'CSV';
@@ -110,6 +118,8 @@ export interface RecordedCall {
   at: number;
   /** Fault kinds that applied to this call, in rule order (a 'slow' can precede an error). */
   faults?: FaultKind[];
+  /** GetExportTask answered with a task: the status it reported. */
+  taskStatus?: string;
 }
 
 export interface EmulatedTask {
@@ -203,6 +213,8 @@ interface ResolvedScript {
   progressNoise: number;
   outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'DELETED';
   statusReason?: string;
+  cancelAfterSeconds?: number;
+  cancellingSeconds: number;
   vertices: number;
   edges: number;
   format: 'PARQUET' | 'CSV';
@@ -234,6 +246,10 @@ class ScriptedTask implements EmulatedTask {
   ) {
     this.initEnd = startedAt + script.initializingSeconds;
     this.end = this.initEnd + script.exportingSeconds;
+    if (script.cancelAfterSeconds !== undefined) {
+      this.cancelAt = startedAt + script.cancelAfterSeconds;
+      this.cancellingSeconds = script.cancellingSeconds;
+    }
     if (script.progressNoise > 0) {
       // describe() must be a pure function of time (tests jump the clock arbitrarily), so the
       // noise is drawn once per knot and made monotone by a running maximum.
@@ -487,10 +503,20 @@ export class NeptuneGraphEmulator {
     if (!GRAPH_ID.test(graphId)) throw new Error(`graphId ${graphId} does not match ${GRAPH_ID}`);
     const progressNoise = nonNegative('progressNoise', script.progressNoise, 0);
     if (progressNoise > 1) throw new Error(`TaskScript.progressNoise must be within 0..1, got ${progressNoise}`);
+    const initializingSeconds = nonNegative('initializingSeconds', script.initializingSeconds, 30);
+    const exportingSeconds = nonNegative('exportingSeconds', script.exportingSeconds, 600);
+    if (script.cancelAfterSeconds !== undefined) {
+      const cancelAfter = nonNegative('cancelAfterSeconds', script.cancelAfterSeconds, 0);
+      if (cancelAfter >= initializingSeconds + exportingSeconds) {
+        throw new Error(`TaskScript.cancelAfterSeconds (${cancelAfter}) must fall before the task ends (${initializingSeconds + exportingSeconds} s)`);
+      }
+    }
     return {
       graphId,
-      initializingSeconds: nonNegative('initializingSeconds', script.initializingSeconds, 30),
-      exportingSeconds: nonNegative('exportingSeconds', script.exportingSeconds, 600),
+      initializingSeconds,
+      exportingSeconds,
+      cancelAfterSeconds: script.cancelAfterSeconds,
+      cancellingSeconds: nonNegative('cancellingSeconds', script.cancellingSeconds, 60),
       progress: script.progress ?? progressModels.linear,
       progressNoise,
       outcome: script.outcome ?? 'SUCCEEDED',
@@ -562,6 +588,7 @@ export class NeptuneGraphEmulator {
         try {
           const { status, body, taskId } = this.dispatch(operation, route.label, url.searchParams, rawBody);
           if (taskId !== undefined) call.taskId = taskId;
+          if (operation === 'GetExportTask' && typeof body.status === 'string') call.taskStatus = body.status;
           answer(status, body);
         } catch (e) {
           if (e instanceof WireError) return fail(e);

@@ -1,0 +1,147 @@
+/**
+ * cdk-nag's AwsSolutions and Serverless packs find nothing left unexplained in what the library
+ * creates. The findings that are inherent to the design are suppressed in the library itself
+ * (src/export-task-waiter.ts, `cdk_nag` metadata), each with a reason and, for IAM5, the exact
+ * finding it covers; these tests also pin that list, so a new suppression is a visible change.
+ */
+import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { ExportTaskWaiter } from '../src';
+
+type Json = Record<string, any>;
+const NAG_RULES = Match.stringLikeRegexp('AwsSolutions-.*|Serverless-.*');
+
+function stackWith(build: (stack: Stack) => void, envAgnostic = false): Stack {
+  const app = new App();
+  const stack = new Stack(app, 'NagStack', envAgnostic ? {} : { env: { account: '123456789012', region: 'eu-west-1' } });
+  build(stack);
+  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true, reports: false }));
+  Aspects.of(app).add(new ServerlessChecks({ verbose: true, reports: false }));
+  return stack;
+}
+
+/** "<path>: <message>" for every unsuppressed finding of the two packs. */
+function findings(stack: Stack, level: 'Error' | 'Warning'): string[] {
+  const annotations = Annotations.fromStack(stack);
+  const messages = level === 'Error' ? annotations.findError('*', NAG_RULES) : annotations.findWarning('*', NAG_RULES);
+  return messages.map((m) => `${m.id}: ${String(m.entry.data).split('\n')[0]}`);
+}
+
+function defaultStack(): Stack {
+  return stackWith((stack) => {
+    new ExportTaskWaiter(stack, 'Waiter', { taskIdentifier: 't-0123456789' });
+  });
+}
+
+function everyOptionStack(): Stack {
+  return stackWith((stack) => {
+    const key = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
+    key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    const logGroup = new logs.LogGroup(stack, 'WaiterLogs', { encryptionKey: key, retention: logs.RetentionDays.THREE_MONTHS });
+    const options = { logGroup, tracing: true, minPollInterval: Duration.seconds(10), maxPollInterval: Duration.minutes(5) };
+    new ExportTaskWaiter(stack, 'First', { taskIdentifier: 't-0123456789', timeout: Duration.minutes(55), ...options });
+    new ExportTaskWaiter(stack, 'Second', { taskIdentifier: 't-abcdefghij', timeout: Duration.minutes(10), ...options });
+    // A waiter with the default settings next to them: a second, separately suppressed infrastructure.
+    new ExportTaskWaiter(stack, 'Third', { taskIdentifier: 't-zyxwvutsrq' });
+  });
+}
+
+/** Every suppression in a template, as "<resource type> <rule> <applies_to>: <reason>". */
+function suppressions(stack: Stack): Array<{ type: string; id: string; appliesTo?: unknown; reason: string }> {
+  const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Json>;
+  return Object.values(resources).flatMap((resource) =>
+    (resource.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((rule: Json) => ({
+      type: resource.Type,
+      id: rule.id,
+      appliesTo: rule.applies_to,
+      reason: rule.reason,
+    })),
+  );
+}
+
+describe('a stack with one default waiter', () => {
+  test('has no unsuppressed AwsSolutions or Serverless errors', () => {
+    expect(findings(defaultStack(), 'Error')).toEqual([]);
+  });
+
+  test('has no unsuppressed AwsSolutions or Serverless warnings', () => {
+    expect(findings(defaultStack(), 'Warning')).toEqual([]);
+  });
+
+  test('suppresses exactly the inherent findings, each with a reason and the narrowest applies_to', () => {
+    const list = suppressions(defaultStack());
+    expect(list.map(({ type, id, appliesTo }) => ({ type, id, appliesTo }))).toEqual([
+      { type: 'AWS::IAM::Policy', id: 'AwsSolutions-IAM5', appliesTo: ['Resource::*'] },
+      { type: 'AWS::Lambda::Function', id: 'Serverless-LambdaDLQ', appliesTo: undefined },
+      {
+        type: 'AWS::IAM::Policy',
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+      },
+      { type: 'AWS::IAM::Policy', id: 'AwsSolutions-IAM5', appliesTo: [expect.stringMatching(/^Resource::<NeptuneGraphExportWaiterHandler[0-9A-F]{8}\.Arn>:\*$/)] },
+      { type: 'AWS::IAM::Policy', id: 'AwsSolutions-IAM5', appliesTo: ['Resource::*'] },
+    ]);
+    for (const { reason } of list) expect(reason.length).toBeGreaterThan(80);
+  });
+
+  test('the Lambda invoke suppression names the handler function of the same stack', () => {
+    const stack = defaultStack();
+    const template = Template.fromStack(stack);
+    const [functionId] = Object.keys(template.findResources('AWS::Lambda::Function'));
+    expect(suppressions(stack).map((s) => s.appliesTo)).toContainEqual([`Resource::<${functionId}.Arn>:*`]);
+  });
+});
+
+describe('a stack with every option turned on', () => {
+  test('has no unsuppressed AwsSolutions or Serverless errors', () => {
+    expect(findings(everyOptionStack(), 'Error')).toEqual([]);
+  });
+
+  test('has no unsuppressed AwsSolutions or Serverless warnings', () => {
+    expect(findings(everyOptionStack(), 'Warning')).toEqual([]);
+  });
+
+  test('a waiter that logs to an imported log group reports no findings either', () => {
+    const stack = stackWith((s) => {
+      const logGroup = logs.LogGroup.fromLogGroupName(s, 'Imported', '/my/team/waiters');
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789', logGroup });
+    });
+    expect([...findings(stack, 'Error'), ...findings(stack, 'Warning')]).toEqual([]);
+  });
+});
+
+describe('an environment-agnostic stack', () => {
+  test('has no unsuppressed findings (the suppressions match <AWS::Region> and <AWS::AccountId> too)', () => {
+    const stack = stackWith((s) => {
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789' });
+      new ExportTaskWaiter(s, 'Imported', { taskIdentifier: 't-0123456789', logGroup: logs.LogGroup.fromLogGroupName(s, 'Logs', 'waiters') });
+    }, true);
+    expect([...findings(stack, 'Error'), ...findings(stack, 'Warning')]).toEqual([]);
+  });
+});
+
+describe('suppressions do not hide choices the user makes', () => {
+  test('a waiter without tracing reports the missing X-Ray tracing', () => {
+    const stack = stackWith((s) => {
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789', tracing: false });
+    });
+    const all = [...findings(stack, 'Error'), ...findings(stack, 'Warning')].join('\n');
+    expect(all).toMatch(/Serverless-LambdaTracing/);
+    expect(all).toMatch(/AwsSolutions-SF2|Serverless-StepFunctionStateMachineXray/);
+    expect(all).not.toMatch(/IAM5/);
+  });
+
+  test('a wildcard the user adds to the wait loop\'s role is still reported', () => {
+    const stack = stackWith((s) => {
+      const waiter = new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789' });
+      waiter.stateMachine.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::my-bucket/*'] }),
+      );
+    });
+    expect(findings(stack, 'Error')).toEqual([expect.stringMatching(/AwsSolutions-IAM5\[Resource::arn:aws:s3:::my-bucket\/\*\]/)]);
+  });
+});
