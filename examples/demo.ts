@@ -1,0 +1,356 @@
+/**
+ * `npm run demo [-- --scenario <name>]`: deploys the waiter of the example app on this machine and
+ * shows it wait for a Neptune Analytics export.
+ *
+ * The state machine and the handler bundle are exactly what `cdk synth` and `npx projen bundle`
+ * produce; Neptune Analytics, Step Functions and CloudFormation are the local stand-ins of
+ * test/harness. Time is virtual: the export runs for tens of minutes of virtual time, paced to a
+ * few real seconds so that its progress can be watched.
+ */
+import * as fs from 'node:fs';
+import { App, Duration } from 'aws-cdk-lib';
+import { ExportPipelineStack, ExportPipelineStackProps } from './export-pipeline/stack';
+import { RecordedAnswer } from '../test/harness/cloudformation';
+import { HANDLER_BUNDLE, LocalDeployment } from '../test/harness/local-deployment';
+import { FaultRule, TaskScript } from '../test/harness/neptune-emulator';
+import { Template } from '../test/harness/template';
+
+/** Where the demo writes: process.stdout, or a collector in tests. */
+export interface Output {
+  readonly isTTY?: boolean;
+  /** Terminal width, to keep the progress bar on one line. */
+  readonly columns?: number;
+  write(text: string): unknown;
+}
+
+export interface RunOptions {
+  /** @default process.stdout */
+  readonly out?: Output;
+  /** Real seconds the export's virtual time is paced to (0: as fast as possible). @default 4 */
+  readonly realSeconds?: number;
+}
+
+export interface ScenarioResult {
+  readonly scenario: string;
+  /** Whether the scenario behaved as expected. */
+  readonly ok: boolean;
+  /** What went wrong, when not ok. */
+  readonly problems: string[];
+  readonly create: CloudFormationAnswer;
+  readonly delete: CloudFormationAnswer;
+  readonly getExportTaskCalls: number;
+  readonly throttledCalls: number;
+  readonly stateTransitions: number;
+  /** Answer time minus the time the task ended, in virtual seconds (undefined if it never ended). */
+  readonly latenessSeconds?: number;
+}
+
+interface CloudFormationAnswer {
+  Status?: string;
+  Reason?: string;
+  PhysicalResourceId?: string;
+  Data?: Record<string, string>;
+}
+
+interface Scenario {
+  readonly description: string;
+  /** The export task as the emulated service runs it; none: the task does not exist. */
+  readonly task?: TaskScript;
+  readonly faults?: FaultRule[];
+  readonly stack?: ExportPipelineStackProps;
+  readonly expect: { status: 'SUCCESS' | 'FAILED'; reason?: RegExp; minThrottled?: number };
+}
+
+const TASK_ID = 't-demo12345a';
+const EXPORT: TaskScript = {
+  taskId: TASK_ID,
+  graphId: 'g-0123456789',
+  initializingSeconds: 90,
+  exportingSeconds: 25 * 60,
+  vertices: 1_250_000,
+  edges: 4_800_000,
+  format: 'PARQUET',
+  parquetType: 'COLUMNAR',
+  destination: 's3://exportpipeline-exportbucket4e99310e-1xq2demo/exports/',
+  kmsKeyIdentifier: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  roleArn: 'arn:aws:iam::123456789012:role/ExportPipeline-ExportRoleB9ACA3CD-Q1W2E3R4T5Y6',
+};
+
+export const SCENARIOS: Record<string, Scenario> = {
+  'success': {
+    description: 'a 25-minute export that succeeds',
+    task: EXPORT,
+    expect: { status: 'SUCCESS' },
+  },
+  'failed': {
+    description: 'the export fails at 62 %',
+    task: { ...EXPORT, outcome: 'FAILED', progress: (f) => 0.62 * f, statusReason: 'Access denied writing to the destination: check the export role' },
+    expect: { status: 'FAILED', reason: /ended with status FAILED: Access denied/ },
+  },
+  'cancelled': {
+    description: 'someone cancels the export after 10 minutes',
+    task: { ...EXPORT, cancelAfterSeconds: 600, cancellingSeconds: 90 },
+    expect: { status: 'FAILED', reason: /ended with status CANCELLED/ },
+  },
+  'throttled': {
+    description: 'a 25-minute export, with 60 % of GetExportTask calls throttled (HTTP 429)',
+    task: EXPORT,
+    faults: [{ operation: 'GetExportTask', kind: 'throttle', probability: 0.6 }],
+    expect: { status: 'SUCCESS', minThrottled: 5 },
+  },
+  'timeout': {
+    description: 'a 3-hour export, with a waiter whose timeout is 10 minutes',
+    task: { ...EXPORT, exportingSeconds: 3 * 3600 },
+    stack: { waiterTimeout: Duration.minutes(10) },
+    expect: { status: 'FAILED', reason: /did not finish within 10 minutes/ },
+  },
+  'not-found': {
+    description: 'the task id names no export task',
+    expect: { status: 'FAILED', reason: /ResourceNotFoundException/ },
+  },
+};
+
+export async function runScenario(name: string, options: RunOptions = {}): Promise<ScenarioResult> {
+  const scenario = SCENARIOS[name];
+  if (!scenario) throw new Error(`Unknown scenario "${name}": choose one of ${Object.keys(SCENARIOS).join(', ')}`);
+  const out = options.out ?? process.stdout;
+  const realSeconds = options.realSeconds ?? 4;
+
+  const stack = new ExportPipelineStack(new App(), 'ExportPipeline', scenario.stack);
+  const virtualSeconds = expectedVirtualSeconds(scenario);
+  const d = await LocalDeployment.start(stack, { realMsPerVirtualSecond: (realSeconds * 1000) / virtualSeconds });
+  try {
+    const waiterId = d.waiters()[0].logicalId;
+    const t0 = d.clock.now();
+    const task = scenario.task ? d.emulator.addTask(scenario.task) : undefined;
+    scenario.faults?.forEach((rule) => d.emulator.fault(rule));
+
+    out.write(`Scenario ${name}: ${scenario.description}.\n`);
+    out.write(`CloudFormation created Export (AWS::NeptuneGraph::ExportTask, TaskId ${TASK_ID}) and now creates ${waiterId}.\n\n`);
+
+    const progress = new ProgressView(out, () => ({
+      elapsed: d.clock.now() - t0,
+      task: task?.describe(),
+      polls: getExportTaskCalls(d).length,
+    }));
+    let create: RecordedAnswer;
+    try {
+      // CloudFormation resolves Fn::GetAtt Export.TaskId before it sends the event.
+      create = await d.run(d.event('Create', { properties: { TaskIdentifier: TASK_ID } }), realSeconds * 1000 + 30_000);
+    } finally {
+      progress.stop();
+    }
+    const createBody = create.body as CloudFormationAnswer;
+    printAnswer(out, 'Create', createBody);
+    if (createBody.Status === 'SUCCESS') printDownstream(out, d, waiterId, createBody.Data ?? {});
+
+    const deleted = await d.run(d.event('Delete', { physicalResourceId: createBody.PhysicalResourceId ?? TASK_ID }));
+    const deleteBody = deleted.body as CloudFormationAnswer;
+    printAnswer(out, 'Delete', deleteBody);
+
+    const calls = getExportTaskCalls(d);
+    const throttled = calls.filter((call) => call.httpStatus === 429).length;
+    const transitions = d.executions.reduce((sum, execution) => sum + execution.transitions, 0);
+    const taskEnd = scenario.task ? t0 + taskEndOffset(scenario.task) : undefined;
+    const answeredAt = create.receivedAt / 1000;
+    const lateness = taskEnd !== undefined && taskEnd <= answeredAt ? answeredAt - taskEnd : undefined;
+    out.write(`Summary: ${plural(calls.length, 'GetExportTask call')} (${throttled} throttled), ${plural(transitions, 'state transition')}, `
+      + `lateness ${lateness === undefined ? 'n/a (the task had not ended)' : `${round(lateness)} s (virtual: answer time minus task end)`}.\n`);
+
+    const problems = [
+      ...check(scenario, createBody, throttled),
+      ...(deleteBody.Status === 'SUCCESS' ? [] : [`Delete answered ${deleteBody.Status}`]),
+      ...d.cloudFormation.violations.map((violation) => `CloudFormation contract: ${violation}`),
+    ];
+    const ok = problems.length === 0;
+    out.write(ok
+      ? `Scenario ${name} behaved as expected (${scenario.expect.status}).\n`
+      : `Scenario ${name} did NOT behave as expected:\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+    return {
+      scenario: name,
+      ok,
+      problems,
+      create: createBody,
+      delete: deleteBody,
+      getExportTaskCalls: calls.length,
+      throttledCalls: throttled,
+      stateTransitions: transitions,
+      latenessSeconds: lateness,
+    };
+  } finally {
+    await d.stop();
+  }
+}
+
+function check(scenario: Scenario, answer: CloudFormationAnswer, throttled: number): string[] {
+  const { status, reason, minThrottled } = scenario.expect;
+  const problems: string[] = [];
+  if (answer.Status !== status) problems.push(`expected ${status}, CloudFormation got ${answer.Status}: ${answer.Reason ?? ''}`);
+  if (reason && !reason.test(answer.Reason ?? '')) problems.push(`expected a reason matching ${reason}, got "${answer.Reason ?? ''}"`);
+  if (minThrottled !== undefined && throttled < minThrottled) problems.push(`expected at least ${minThrottled} throttled calls, got ${throttled}`);
+  if (status === 'SUCCESS' && scenario.task && answer.Data?.NumVerticesWritten !== String(scenario.task.vertices)) {
+    problems.push(`expected ${scenario.task.vertices} vertices, got ${answer.Data?.NumVerticesWritten}`);
+  }
+  return problems;
+}
+
+/** When the scripted task reaches a terminal status, in seconds after it started. */
+function taskEndOffset(task: TaskScript): number {
+  if (task.cancelAfterSeconds !== undefined) return task.cancelAfterSeconds + (task.cancellingSeconds ?? 60);
+  return (task.initializingSeconds ?? 0) + (task.exportingSeconds ?? 0);
+}
+
+/** Roughly how much virtual time the scenario takes, to pace it to the requested real time. */
+function expectedVirtualSeconds(scenario: Scenario): number {
+  const timeout = scenario.stack?.waiterTimeout?.toSeconds();
+  const end = scenario.task ? taskEndOffset(scenario.task) : 1;
+  return Math.max(1, Math.min(end, timeout ?? Infinity));
+}
+
+const getExportTaskCalls = (d: LocalDeployment) => d.emulator.calls.filter((call) => call.operation === 'GetExportTask');
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+interface Snapshot {
+  elapsed: number;
+  task?: Record<string, unknown>;
+  polls: number;
+}
+
+/** A progress bar redrawn in place on a terminal; a line per 10 % or status change otherwise. */
+class ProgressView {
+  private readonly timer: NodeJS.Timeout;
+  private lastLine = '';
+
+  constructor(private readonly out: Output, private readonly snapshot: () => Snapshot) {
+    this.timer = setInterval(() => this.render(), 100);
+  }
+
+  public stop(): void {
+    clearInterval(this.timer);
+    this.render(true);
+    if (this.out.isTTY) this.out.write('\n');
+    this.out.write('\n');
+  }
+
+  private render(final = false): void {
+    const { elapsed, task, polls } = this.snapshot();
+    const details = task?.exportTaskDetails as Record<string, number | undefined> | undefined;
+    const status = String(task?.status ?? 'NO SUCH TASK');
+    const percent = details?.progressPercentage ?? 0;
+    const counts = details
+      ? `${(details.numVerticesWritten ?? 0).toLocaleString('en-US')} vertices, ${(details.numEdgesWritten ?? 0).toLocaleString('en-US')} edges`
+      : 'no progress reported yet';
+    const calls = plural(polls, 'GetExportTask call');
+    if (this.out.isTTY) {
+      const filled = Math.round(percent / 5);
+      const bar = `${'█'.repeat(filled)}${'░'.repeat(20 - filled)}`;
+      const line = `  ${status.padEnd(12)} ${bar} ${String(percent).padStart(3)}%  ${counts}  t+${clock(elapsed)}  ${plural(polls, 'poll')}`;
+      this.out.write(`\r\x1b[2K${line.slice(0, (this.out.columns ?? 200) - 1)}`);
+      return;
+    }
+    const key = `${status} ${Math.floor(percent / 10)}`;
+    if (key !== this.lastLine || final) {
+      this.lastLine = key;
+      const answered = final ? '; CloudFormation has its answer' : '';
+      this.out.write(`  ${clock(elapsed)}  ${status.padEnd(12)} ${String(percent).padStart(3)}%  ${counts}  (${calls}${answered})\n`);
+    }
+  }
+}
+
+function printAnswer(out: Output, request: string, answer: CloudFormationAnswer): void {
+  out.write(`CloudFormation received the answer to ${request}:\n`);
+  table(out, [
+    ['Status', answer.Status ?? '-'],
+    ['Reason', answer.Reason ?? '-'],
+    ['PhysicalResourceId', answer.PhysicalResourceId ?? '-'],
+  ]);
+  if (answer.Data && Object.keys(answer.Data).length > 0) {
+    out.write('Attributes (Fn::GetAtt):\n');
+    table(out, Object.entries(answer.Data).map(([key, value]) => [key, value === '' ? '""' : value]));
+  }
+  out.write('\n');
+}
+
+/** The example's outputs and SSM parameter, as CloudFormation resolves them from the attributes. */
+function printDownstream(out: Output, d: LocalDeployment, waiterId: string, data: Record<string, string>): void {
+  const fromWaiter = (value: unknown) => {
+    const getAtt = (value as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
+    return getAtt && getAtt[0] === waiterId ? data[getAtt[1]] : undefined;
+  };
+  const template = d.template as Template & { Outputs?: Record<string, { Value: unknown }> };
+  const rows: Array<[string, string]> = [];
+  for (const [name, output] of Object.entries(template.Outputs ?? {})) {
+    const value = fromWaiter(output.Value);
+    if (value !== undefined) rows.push([`Output ${name}`, value]);
+  }
+  for (const resource of Object.values(template.Resources)) {
+    const value = resource.Type === 'AWS::SSM::Parameter' ? fromWaiter(resource.Properties?.Value) : undefined;
+    if (value !== undefined) rows.push([`SSM ${String(resource.Properties?.Name)}`, value]);
+  }
+  out.write('Downstream, created now that the export succeeded:\n');
+  table(out, rows);
+  out.write('\n');
+}
+
+function table(out: Output, rows: Array<[string, string]>): void {
+  const width = Math.max(...rows.map(([key]) => key.length));
+  for (const [key, value] of rows) out.write(`  ${key.padEnd(width)}  ${value}\n`);
+}
+
+function clock(seconds: number): string {
+  const s = Math.floor(seconds);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+export function parseScenario(args: string[]): string {
+  let scenario = 'success';
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--scenario') {
+      if (i + 1 >= args.length) throw new Error(`--scenario needs a value: ${Object.keys(SCENARIOS).join(', ')}`);
+      scenario = args[++i];
+    } else if (args[i].startsWith('--scenario=')) {
+      scenario = args[i].slice('--scenario='.length);
+    } else {
+      throw new Error(`Unexpected argument "${args[i]}". Usage: npm run demo -- [--scenario <${Object.keys(SCENARIOS).join('|')}>]`);
+    }
+  }
+  if (!SCENARIOS[scenario]) throw new Error(`Unknown scenario "${scenario}". Valid scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
+  return scenario;
+}
+
+async function main(): Promise<number> {
+  // The local SDK clients would warn that Node 20 support ends: noise for this demo.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  let scenario: string;
+  try {
+    scenario = parseScenario(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 2;
+  }
+  if (!fs.existsSync(HANDLER_BUNDLE)) {
+    process.stderr.write(`The handler bundle ${HANDLER_BUNDLE} is missing: run \`npx projen bundle\` first.\n`);
+    return 1;
+  }
+  const result = await runScenario(scenario);
+  return result.ok ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

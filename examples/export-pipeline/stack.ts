@@ -1,0 +1,165 @@
+/**
+ * A Neptune Analytics graph export as a step of a deployment pipeline:
+ *
+ *   ExportPipelineStack   KMS key + encrypted bucket + export role
+ *                         -> AWS::NeptuneGraph::ExportTask (starts the export)
+ *                         -> ExportTaskWaiter (the deployment goes on only once the export ended)
+ *                         -> outputs and an SSM parameter built from the waiter's attributes
+ *   ExportConsumerStack   a function that reads the SSM parameter and lists the exported files
+ *
+ * The SSM parameter is the hand-over: the consumer never references the export itself, and always
+ * finds the destination of the latest export that succeeded.
+ */
+import { CfnOutput, CfnParameter, CfnResource, Duration, Stack, StackProps, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+// In your own app: import { ExportTaskWaiter } from 'cdk-neptune-graph-export';
+import { ExportTaskWaiter } from '../../src';
+
+/** Used when neither the GraphId parameter nor the `graphId` context is given. */
+export const PLACEHOLDER_GRAPH_ID = 'g-0123456789';
+export const DEFAULT_DESTINATION_PARAMETER = '/neptune-graph-export/latest/destination';
+
+export interface ExportPipelineStackProps extends StackProps {
+  /**
+   * Default of the stack's `GraphId` parameter.
+   * @default - the `graphId` context value, else a placeholder
+   */
+  readonly graphId?: string;
+  /** @default Duration.minutes(50) */
+  readonly waiterTimeout?: Duration;
+  /** @default DEFAULT_DESTINATION_PARAMETER */
+  readonly destinationParameterName?: string;
+}
+
+export class ExportPipelineStack extends Stack {
+  public readonly bucket: s3.Bucket;
+  public readonly exportTask: CfnResource;
+  public readonly waiter: ExportTaskWaiter;
+  public readonly destinationParameter: ssm.StringParameter;
+
+  constructor(scope: Construct, id: string, props: ExportPipelineStackProps = {}) {
+    super(scope, id, props);
+
+    const graphId = new CfnParameter(this, 'GraphId', {
+      description: 'The Neptune Analytics graph to export (it must be AVAILABLE)',
+      default: props.graphId ?? this.node.tryGetContext('graphId') ?? PLACEHOLDER_GRAPH_ID,
+      allowedPattern: '^g-[a-z0-9]{10}$',
+    });
+
+    const key = new kms.Key(this, 'ExportKey', {
+      description: 'Encrypts Neptune Analytics graph exports',
+      enableKeyRotation: true,
+    });
+    this.bucket = new s3.Bucket(this, 'ExportBucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+    });
+    const prefix = 'exports/';
+
+    // The role Neptune Analytics assumes to write the export (permissions as documented in the
+    // Neptune Analytics user guide, "Import/export permissions").
+    const role = new iam.Role(this, 'ExportRole', {
+      assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com'),
+      description: 'Lets Neptune Analytics write graph exports to the export bucket',
+    });
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [this.bucket.bucketArn],
+    }));
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:GetObject'],
+      resources: [this.bucket.arnForObjects(`${prefix}*`)],
+    }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [key.keyArn] }));
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: [key.keyArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['aws:neptune-graph:graphId', 'aws:neptune-graph:graphExportId'] },
+      },
+    }));
+
+    // aws-cdk-lib has no L1 for this resource type yet. CloudFormation starts the export; the
+    // resource is created as soon as the task exists, long before the export is written.
+    this.exportTask = new CfnResource(this, 'Export', {
+      type: 'AWS::NeptuneGraph::ExportTask',
+      properties: {
+        GraphIdentifier: graphId.valueAsString,
+        RoleArn: role.roleArn,
+        KmsKeyIdentifier: key.keyArn,
+        Format: 'PARQUET',
+        ParquetType: 'COLUMNAR',
+        Destination: this.bucket.s3UrlForObject(prefix),
+      },
+    });
+    // The role's policy must exist before the service uses the role.
+    this.exportTask.node.addDependency(role);
+
+    this.waiter = new ExportTaskWaiter(this, 'WaitForExport', {
+      taskIdentifier: this.exportTask.getAtt('TaskId').toString(),
+      timeout: props.waiterTimeout ?? Duration.minutes(50),
+    });
+
+    // Everything below is created only once the export succeeded.
+    new CfnOutput(this, 'ExportDestination', { value: this.waiter.attrDestination });
+    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.waiter.attrNumVerticesWritten) });
+    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.waiter.attrNumEdgesWritten) });
+    this.destinationParameter = new ssm.StringParameter(this, 'DestinationParameter', {
+      parameterName: props.destinationParameterName ?? DEFAULT_DESTINATION_PARAMETER,
+      stringValue: this.waiter.attrDestination,
+      description: 'S3 URI of the latest Neptune Analytics export that succeeded',
+    });
+  }
+}
+
+export interface ExportConsumerStackProps extends StackProps {
+  /** The name of the parameter holding the export destination: all the two stacks share about it. */
+  readonly destinationParameterName: string;
+  /** The bucket the exports are written to. */
+  readonly bucket: s3.IBucket;
+}
+
+/** A downstream step: reads the destination from SSM when it runs, and lists what was exported. */
+export class ExportConsumerStack extends Stack {
+  public readonly function: lambda.Function;
+
+  constructor(scope: Construct, id: string, props: ExportConsumerStackProps) {
+    super(scope, id, props);
+    this.function = new lambda.Function(this, 'ListExportedFiles', {
+      description: 'Lists the files of the latest Neptune Analytics export',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: Duration.minutes(1),
+      handler: 'index.handler',
+      environment: { DESTINATION_PARAMETER: props.destinationParameterName },
+      code: lambda.Code.fromInline(`
+const { SSMClient, GetParameterCommand } = require('@aws-sdk/client-ssm');
+const { S3Client, ListObjectsV2Command } = require('@aws-sdk/client-s3');
+const ssm = new SSMClient({});
+const s3 = new S3Client({});
+exports.handler = async () => {
+  const { Parameter } = await ssm.send(new GetParameterCommand({ Name: process.env.DESTINATION_PARAMETER }));
+  const destination = new URL(Parameter.Value);
+  let files = 0, bytes = 0, token;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({
+      Bucket: destination.hostname, Prefix: destination.pathname.slice(1), ContinuationToken: token,
+    }));
+    for (const object of page.Contents ?? []) { files += 1; bytes += object.Size ?? 0; }
+    token = page.NextContinuationToken;
+  } while (token);
+  return { destination: Parameter.Value, files, bytes };
+};`),
+    });
+    ssm.StringParameter.fromStringParameterName(this, 'Destination', props.destinationParameterName).grantRead(this.function);
+    props.bucket.grantRead(this.function);
+  }
+}
