@@ -113,8 +113,9 @@ function responderFor(event: Json): Responder {
 }
 
 async function handleCloudFormationEvent(event: unknown, context?: LambdaContext): Promise<void> {
-  if (!isObject(event) || typeof event.ResponseURL !== 'string' || event.ResponseURL === '') {
-    log('ERROR', 'Ignored an event without a ResponseURL: there is nobody to answer', {
+  if (!isObject(event) || typeof event.ResponseURL !== 'string' || !/^https?:\/\/[^/?#\s]+/i.test(event.ResponseURL)) {
+    // Nothing could ever be delivered: starting to wait would only end in AnswerNotDelivered.
+    log('ERROR', 'Ignored an event without a usable ResponseURL: there is nobody to answer', {
       keys: isObject(event) ? Object.keys(event).slice(0, 20) : typeof event,
     });
     return;
@@ -174,11 +175,12 @@ async function handleRequest(event: Json, responder: Responder, request: Json): 
   if (!stateMachineArn) {
     return responder.answer('FAILED', { reason: `The waiter function has no ${Env.STATE_MACHINE_ARN} environment variable`, physicalResourceId: failedId });
   }
+  const deadline = new Date(Date.now() + settings.timeoutSeconds * 1000);
   const input = {
     taskIdentifier: settings.taskIdentifier,
     timeoutSeconds: settings.timeoutSeconds,
-    deadline: new Date(Date.now() + settings.timeoutSeconds * 1000).toISOString(),
-    policy: buildPollingPolicy({ minIntervalSeconds: settings.minPollSeconds, maxIntervalSeconds: settings.maxPollSeconds }),
+    deadline: deadline.toISOString(),
+    policy: buildPollingPolicy({ minIntervalSeconds: settings.minPollSeconds, maxIntervalSeconds: settings.maxPollSeconds, deadline }),
     cloudFormation: {
       ResponseURL: event.ResponseURL,
       StackId: text(event.StackId),

@@ -49,6 +49,8 @@ const DURATION_TABLE_SIZE = 2 * OFFSET;
 export interface PollingPolicyInput {
   readonly minIntervalSeconds: number;
   readonly maxIntervalSeconds: number;
+  /** When the waiter gives up; every wait that would end after it is cut short. */
+  readonly deadline: Date;
 }
 
 /** What the handler passes to every execution as `policy`. */
@@ -72,6 +74,14 @@ export interface PollingPolicy {
   readonly blindNextStep: number[];
   /** Per progress percent: 1 when progress has started (a stall then sticks), else 0. */
   readonly positive: number[];
+  /**
+   * The latest moment (ISO timestamp) a wait of waitSeconds[i] may start without ending after the
+   * deadline; likewise for the backoff waits and the fallback wait. The loop compares timestamps
+   * only, so the time its retries and calls take is counted too.
+   */
+  readonly latestStart: string[];
+  readonly blindLatestStart: string[];
+  readonly fallbackLatestStart: string;
 }
 
 const toIndex = (seconds: number) => Math.round(STEPS_PER_DOUBLING * Math.log2(seconds));
@@ -91,7 +101,8 @@ export function stallIndex(p: number): number {
 }
 
 export function buildPollingPolicy(input: PollingPolicyInput): PollingPolicy {
-  const { minIntervalSeconds: min, maxIntervalSeconds: max } = input;
+  const { minIntervalSeconds: min, maxIntervalSeconds: max, deadline } = input;
+  const latestStartFor = (wait: number) => new Date(deadline.getTime() - wait * 1000).toISOString();
   const fallback = Math.min(max, Math.max(min, FALLBACK_INTERVAL_SECONDS));
   const clampIndex = (i: number) => Math.max(0, Math.min(DURATION_TABLE_SIZE - 1, i));
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -130,5 +141,8 @@ export function buildPollingPolicy(input: PollingPolicyInput): PollingPolicy {
     blindWaitSeconds,
     blindNextStep,
     positive: percents.map((p) => (p > 0 ? 1 : 0)),
+    latestStart: waitSeconds.map(latestStartFor),
+    blindLatestStart: blindWaitSeconds.map(latestStartFor),
+    fallbackLatestStart: latestStartFor(fallback),
   };
 }

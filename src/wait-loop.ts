@@ -77,7 +77,6 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
       'error': {},
       'poll': {
         'waitSeconds': 0,
-        'remainingSeconds.$': `${INPUT}.timeoutSeconds`,
         'progress': -1,
         'sinceProgressSeconds': 0,
         'stallAfterSeconds': 0,
@@ -172,7 +171,6 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
     ...keep('stalled'),
     ...keep('blindStep'),
     ...keep('fallbackSeconds'),
-    'remainingSeconds.$': "States.MathAdd($.poll.remainingSeconds, States.StringToJson(States.Format('-{}', $.poll.waitSeconds)))",
     'checkedAt.$': '$$.State.EnteredTime',
   };
 
@@ -184,6 +182,7 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
     parameters: {
       ...carried,
       'waitSeconds.$': `States.ArrayGetItem(${POLICY}.blindWaitSeconds, $.poll.blindStep)`,
+      'latestStart.$': `States.ArrayGetItem(${POLICY}.blindLatestStart, $.poll.blindStep)`,
       'blindStep.$': `States.ArrayGetItem(${POLICY}.blindNextStep, $.poll.blindStep)`,
       'sinceProgressSeconds.$': 'States.MathAdd($.poll.sinceProgressSeconds, $.poll.waitSeconds)',
     },
@@ -201,6 +200,7 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
     const logElapsed = divisor === 1
       ? `States.ArrayGetItem(${POLICY}.log, ${elapsed})`
       : `States.ArrayGetItem(${POLICY}.log, States.ArrayLength(States.ArrayRange(${divisor}, ${elapsed}, ${divisor})))`;
+    const waitIndex = `States.MathAdd(${logElapsed}, States.ArrayGetItem(States.ArrayGetItem(${POLICY}.pace, ${r}), ${progress}))`;
     return new sfn.Pass(scope, S.planFromProgress(r), {
       comment: `Plan the next poll from progress and elapsed time (elapsed below ${ELAPSED_RANGES[r].below} s).`,
       parameters: {
@@ -208,7 +208,8 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
         // Progress is back: a later lack of it starts the backoff from the beginning.
         'blindStep': 0,
         'progress.$': progress,
-        'waitSeconds.$': `States.ArrayGetItem(${POLICY}.waitSeconds, States.MathAdd(${logElapsed}, States.ArrayGetItem(States.ArrayGetItem(${POLICY}.pace, ${r}), ${progress})))`,
+        'waitSeconds.$': `States.ArrayGetItem(${POLICY}.waitSeconds, ${waitIndex})`,
+        'latestStart.$': `States.ArrayGetItem(${POLICY}.latestStart, ${waitIndex})`,
         'stallAfterSeconds.$': `States.ArrayGetItem(${POLICY}.seconds, States.MathAdd(${logElapsed}, States.ArrayGetItem(States.ArrayGetItem(${POLICY}.stall, ${r}), ${progress})))`,
         'sinceProgressSeconds.$': `States.ArrayGetItem(States.Array(States.MathAdd($.poll.sinceProgressSeconds, $.poll.waitSeconds), 0), ${progressMoved})`,
       },
@@ -220,7 +221,6 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
   const capWhileStalled = new sfn.Pass(scope, S.CAP_WHILE_STALLED, {
     comment: 'Progress stopped moving: its estimate cannot be trusted, poll at the fallback interval.',
     parameters: {
-      ...keep('remainingSeconds'),
       ...keep('checkedAt'),
       ...keep('progress'),
       ...keep('sinceProgressSeconds'),
@@ -228,6 +228,7 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
       ...keep('blindStep'),
       ...keep('fallbackSeconds'),
       'waitSeconds.$': '$.poll.fallbackSeconds',
+      'latestStart.$': `${POLICY}.fallbackLatestStart`,
       // Once progress has stalled, it stays distrusted; having no progress yet does not count.
       'stalled.$': `States.ArrayGetItem(${POLICY}.positive, $.poll.progress)`,
     },
@@ -252,7 +253,7 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
       ),
       capWhileStalled,
     )
-    .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.poll.waitSeconds', '$.poll.remainingSeconds'), waitUntilDeadline)
+    .when(sfn.Condition.timestampGreaterThanEqualsJsonPath('$.poll.checkedAt', '$.poll.latestStart'), waitUntilDeadline)
     .otherwise(waitForNextPoll);
 
   planWithoutProgress.next(guardWait);
