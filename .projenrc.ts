@@ -89,6 +89,13 @@ for (const folder of ['lambda', 'examples', 'bench']) {
   project.eslint?.addLintPattern(folder);
 }
 
+// ts-jest and ts-node transpile file by file: type-check every folder before the tests run.
+const typecheck = project.addTask('typecheck', { description: 'Type-check tests, handler, examples and benchmarks' });
+for (const config of ['test/tsconfig.json', 'lambda/tsconfig.json', 'examples/tsconfig.json', 'bench/tsconfig.json']) {
+  typecheck.exec(`tsc --noEmit -p ${config}`);
+}
+project.testTask.prependSpawn(typecheck);
+
 // jsii targets for Python, Java, .NET and Go (names Construct Hub shows). Set directly rather than
 // through publishTo*, whose packaging tasks need registries this machine cannot reach.
 project.package.file.addOverride('jsii.targets', {

@@ -21,13 +21,21 @@ import {
   NeptuneGraphClient,
   StartExportTaskCommand,
 } from '@aws-sdk/client-neptune-graph';
-import { install, InstalledClock } from '@sinonjs/fake-timers';
+import { install } from '@sinonjs/fake-timers';
 import { Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { CloudFormationReceiver, CustomResourceEvent, RecordedAnswer, RequestType } from './cloudformation';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
 import { asCloudFormationSends, resolve, resourcesOfType, Template } from './template';
+
+type InstalledClock = ReturnType<typeof install>;
+
+/** The part of aws-local-stepfunctions the harness uses (the package is ESM-typed; this file is CommonJS). */
+interface LocalStateMachine {
+  run(input: unknown, options: unknown): { result: Promise<unknown>; eventLogs: AsyncGenerator<unknown>; abort(): void };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: new (definition: unknown) => LocalStateMachine };
 
 /** The handler as users deploy it: built by `npx projen bundle` (part of every build). */
 export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
@@ -341,7 +349,7 @@ export class LocalDeployment {
   }
 
   private async execute(record: ExecutionRecord, input: unknown): Promise<void> {
-    let stateMachine: StateMachine;
+    let stateMachine: LocalStateMachine;
     try {
       stateMachine = new StateMachine(this.definition as never);
     } catch (error) {
@@ -470,7 +478,7 @@ export class LocalDeployment {
     const Command = commands[action];
     if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
     try {
-      const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as Json;
+      const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as unknown as Json;
       const { $metadata: _metadata, ...fields } = output;
       return this.options.sdkResultKeys === 'camelCase' ? changeKeys(fields, (key) => key) : changeKeys(fields, upperFirst);
     } catch (error) {
