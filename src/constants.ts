@@ -6,12 +6,33 @@
 /** CloudFormation resource type of every waiter. Permanent: changing it replaces users' resources. */
 export const WAITER_RESOURCE_TYPE = 'Custom::NeptuneGraphExportTaskWaiter';
 
-/** Custom-resource properties the construct sends and the handler reads. */
+/** CloudFormation resource type of every GraphExport. Permanent, like WAITER_RESOURCE_TYPE. */
+export const GRAPH_EXPORT_RESOURCE_TYPE = 'Custom::NeptuneGraphExport';
+
+/** Custom-resource properties the constructs send and the handler reads. */
 export const Props = {
   TASK_IDENTIFIER: 'TaskIdentifier',
   TIMEOUT_SECONDS: 'TimeoutSeconds',
   MIN_POLL_SECONDS: 'MinPollIntervalSeconds',
   MAX_POLL_SECONDS: 'MaxPollIntervalSeconds',
+  /** Present in long-wait mode: the WaitConditionHandle the loop signals when the task ends. */
+  SIGNAL_URL: 'SignalURL',
+  /** GraphExport: 'true' to cancel a still-running export when the resource is deleted. */
+  CANCEL_ON_DELETE: 'CancelOnDelete',
+  /** GraphExport: the StartExportTask request, PascalCase as the Step Functions integration takes it. */
+  EXPORT: 'Export',
+} as const;
+
+/** Fields of the StartExportTask request (Props.EXPORT), PascalCase. */
+export const ExportFields = {
+  GRAPH_IDENTIFIER: 'GraphIdentifier',
+  ROLE_ARN: 'RoleArn',
+  FORMAT: 'Format',
+  PARQUET_TYPE: 'ParquetType',
+  DESTINATION: 'Destination',
+  KMS_KEY_IDENTIFIER: 'KmsKeyIdentifier',
+  EXPORT_FILTER: 'ExportFilter',
+  TAGS: 'Tags',
 } as const;
 
 /** Attributes of the custom resource (Fn::GetAtt names). */
@@ -30,6 +51,9 @@ export const Attrs = {
   START_TIME: 'StartTime',
 } as const;
 
+/** The order of the attributes in a long-wait signal's Data ("|v1|v2|...|", split in the template). */
+export const SIGNAL_FIELDS: string[] = Object.values(Attrs);
+
 /** Environment variables of the handler function. */
 export const Env = {
   STATE_MACHINE_ARN: 'WAIT_LOOP_STATE_MACHINE_ARN',
@@ -43,6 +67,7 @@ export const ANSWER_MARKER = 'neptuneGraphExportWaiterAnswer';
 
 /** Outcomes the wait loop hands to the handler when it answers. */
 export const Outcome = {
+  START_FAILED: 'START_FAILED',
   TASK_ENDED: 'TASK_ENDED',
   CALL_FAILED: 'CALL_FAILED',
   TIMED_OUT: 'TIMED_OUT',
@@ -51,8 +76,15 @@ export const Outcome = {
 /** Error the handler throws when CloudFormation's ResponseURL keeps refusing the answer. */
 export const ANSWER_NOT_DELIVERED = 'AnswerNotDelivered';
 
-/** Task identifiers as the service defines them. */
+/** Identifiers and ARNs as the service defines them. */
 export const TASK_ID_PATTERN = /^t-[a-z0-9]{10}$/;
+export const GRAPH_ID_PATTERN = /^g-[a-z0-9]{10}$/;
+export const ROLE_ARN_PATTERN = /^arn:aws[^:]*:iam::\d{12}:(role|role\/service-role)(\/[\w+=,.@-]+)+$/;
+export const KMS_KEY_ARN_PATTERN = /^arn:aws[^:]*:kms:[a-zA-Z0-9-]*:[0-9]{12}:key\/[a-zA-Z0-9-]{36}$/;
+export const OUTPUT_TYPE_PATTERN = /^(Any|Byte|Short|Int|Long|Float|Double|String|Bool|Boolean|Float\[\]|Double\[\])$/;
+export const OUTPUT_NAME_PATTERN = /^[a-zA-Z0-9_]{1,128}$/;
+
+export const SIGNAL_SEPARATOR = '|';
 
 /** Timeouts and poll intervals, in seconds. */
 export const Limits = {
@@ -70,5 +102,9 @@ export const Limits = {
   HIGHEST_MAX_POLL: 60 * 60,
 } as const;
 
-/** The largest timeout a custom-resource waiter can honour. */
+/** The largest timeout a custom resource can honour; longer waits use a WaitCondition. */
 export const MAX_TIMEOUT_SECONDS = Limits.CLOUDFORMATION_MAX_WAIT - Limits.ANSWER_MARGIN;
+
+/** A WaitCondition waits at most 12 hours; the loop keeps the same margin to signal. */
+export const WAIT_CONDITION_MAX_WAIT = 12 * 3600;
+export const MAX_LONG_TIMEOUT_SECONDS = WAIT_CONDITION_MAX_WAIT - Limits.ANSWER_MARGIN;

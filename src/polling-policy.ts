@@ -21,7 +21,7 @@
 /** Index steps per doubling of a duration: 8 gives about 9 % resolution. */
 export const STEPS_PER_DOUBLING = 8;
 /** Poll after this fraction of the estimated remaining time. */
-export const PACE_FRACTION = 0.35;
+export const PACE_FRACTION = 0.2;
 /** Never wait longer than the task's elapsed time divided by this. */
 export const GROWTH_CAP_DIVISOR = 8;
 /** Without usable progress, never wait longer than this. */

@@ -1,4 +1,7 @@
-import { Limits, MAX_TIMEOUT_SECONDS, TASK_ID_PATTERN } from './constants';
+import {
+  GRAPH_ID_PATTERN, KMS_KEY_ARN_PATTERN, Limits, MAX_LONG_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS,
+  OUTPUT_NAME_PATTERN, OUTPUT_TYPE_PATTERN, ROLE_ARN_PATTERN, TASK_ID_PATTERN,
+} from './constants';
 
 /**
  * Checks shared by the construct (at synth time, for literal values) and the handler (at deploy
@@ -35,10 +38,17 @@ function checkSecondsInRange(name: string, value: unknown, min: number, max: num
   return `${name} must be a whole number of seconds from ${min} to ${max}, got ${show(value)}`;
 }
 
-export function checkTimeout(name: string, value: unknown): string | undefined {
-  const problem = checkSecondsInRange(name, value, Limits.MIN_TIMEOUT, MAX_TIMEOUT_SECONDS);
+/**
+ * A custom resource can wait up to 55 minutes; with a WaitCondition (long-wait mode) up to
+ * 11 hours 55 minutes. Both keep 5 minutes to answer.
+ */
+export function checkTimeout(name: string, value: unknown, longWait: boolean): string | undefined {
+  const max = longWait ? MAX_LONG_TIMEOUT_SECONDS : MAX_TIMEOUT_SECONDS;
+  const problem = checkSecondsInRange(name, value, Limits.MIN_TIMEOUT, max);
   if (problem === undefined) return undefined;
-  return `${problem} (CloudFormation waits at most ${Limits.CLOUDFORMATION_MAX_WAIT} s for a custom resource and the waiter keeps ${Limits.ANSWER_MARGIN} s to answer)`;
+  return longWait
+    ? `${problem} (a WaitCondition waits at most 12 hours and the waiter keeps ${Limits.ANSWER_MARGIN} s to signal)`
+    : `${problem} (CloudFormation waits at most ${Limits.CLOUDFORMATION_MAX_WAIT} s for a custom resource and the waiter keeps ${Limits.ANSWER_MARGIN} s to answer)`;
 }
 
 export function checkPollInterval(name: string, value: unknown): string | undefined {
@@ -48,4 +58,82 @@ export function checkPollInterval(name: string, value: unknown): string | undefi
 export function checkPollRange(minName: string, min: number, maxName: string, max: number): string | undefined {
   if (min <= max) return undefined;
   return `${minName} (${min} s) must not exceed ${maxName} (${max} s)`;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function checkPattern(name: string, value: unknown, pattern: RegExp, what: string): string | undefined {
+  if (typeof value === 'string' && pattern.test(value)) return undefined;
+  return `${name} must be ${what}, got ${show(value)}`;
+}
+
+export function checkGraphIdentifier(name: string, value: unknown): string | undefined {
+  return checkPattern(name, value, GRAPH_ID_PATTERN, 'a Neptune Analytics graph id: "g-" then 10 lowercase letters or digits');
+}
+
+export function checkRoleArn(name: string, value: unknown): string | undefined {
+  return checkPattern(name, value, ROLE_ARN_PATTERN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
+}
+
+export function checkKmsKeyArn(name: string, value: unknown): string | undefined {
+  return checkPattern(name, value, KMS_KEY_ARN_PATTERN, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)');
+}
+
+export function checkDestination(name: string, value: unknown): string | undefined {
+  if (typeof value === 'string' && /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(value) && value.length <= 1024) return undefined;
+  return `${name} must be an S3 URI such as s3://bucket/prefix/ of at most 1024 characters, got ${show(value)}`;
+}
+
+export function checkFormat(formatName: string, format: unknown, parquetName: string, parquetType: unknown): string | undefined {
+  if (format !== 'PARQUET' && format !== 'CSV') return `${formatName} must be PARQUET or CSV, got ${show(format)}`;
+  if (parquetType === undefined) return undefined;
+  if (format !== 'PARQUET') return `${parquetName} applies to PARQUET exports only, got ${show(parquetType)} with ${formatName} ${show(format)}`;
+  if (parquetType !== 'COLUMNAR') return `${parquetName} must be COLUMNAR, got ${show(parquetType)}`;
+  return undefined;
+}
+
+/** Checks an export filter in the service's shape (vertexFilter/edgeFilter -> label -> properties). */
+export function checkExportFilter(name: string, filter: unknown, keys: { vertex: string; edge: string; properties: string; outputType: string; multiValue: string; source: string }): string | undefined {
+  if (!isRecord(filter)) return `${name} must be an object, got ${show(filter)}`;
+  for (const [kind, labels] of Object.entries(filter)) {
+    if (kind !== keys.vertex && kind !== keys.edge) return `${name} has an unknown field ${show(kind)}: expected ${keys.vertex} or ${keys.edge}`;
+    if (!isRecord(labels)) return `${name}.${kind} must map labels to filters, got ${show(labels)}`;
+    for (const [label, element] of Object.entries(labels)) {
+      const where = `${name}.${kind}[${show(label)}]`;
+      if (label.length < 1 || label.length > 128) return `${name}.${kind} labels must be 1-128 characters, got ${show(label)}`;
+      if (!isRecord(element)) return `${where} must be an object, got ${show(element)}`;
+      const properties = element[keys.properties];
+      if (properties === undefined) continue;
+      if (!isRecord(properties)) return `${where}.${keys.properties} must be an object, got ${show(properties)}`;
+      for (const [outputName, attributes] of Object.entries(properties)) {
+        if (!OUTPUT_NAME_PATTERN.test(outputName)) return `${where}.${keys.properties} output names must be 1-128 letters, digits or underscores, got ${show(outputName)}`;
+        if (!isRecord(attributes)) return `${where}.${keys.properties}[${show(outputName)}] must be an object, got ${show(attributes)}`;
+        const outputType = attributes[keys.outputType];
+        if (outputType !== undefined && (typeof outputType !== 'string' || !OUTPUT_TYPE_PATTERN.test(outputType))) {
+          return `${where}.${keys.properties}[${show(outputName)}].${keys.outputType} must be one of Any, Byte, Short, Int, Long, Float, Double, String, Bool, Boolean, Float[], Double[], got ${show(outputType)}`;
+        }
+        const multiValue = attributes[keys.multiValue];
+        if (multiValue !== undefined && multiValue !== 'TO_LIST' && multiValue !== 'PICK_FIRST') {
+          return `${where}.${keys.properties}[${show(outputName)}].${keys.multiValue} must be TO_LIST or PICK_FIRST, got ${show(multiValue)}`;
+        }
+        const source = attributes[keys.source];
+        if (source !== undefined && (typeof source !== 'string' || source.length === 0)) {
+          return `${where}.${keys.properties}[${show(outputName)}].${keys.source} must be a non-empty string, got ${show(source)}`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+export function checkTags(name: string, tags: unknown): string | undefined {
+  if (!isRecord(tags)) return `${name} must map tag keys to values, got ${show(tags)}`;
+  const entries = Object.entries(tags);
+  if (entries.length > 50) return `${name} may hold at most 50 tags, got ${entries.length}`;
+  for (const [key, value] of entries) {
+    if (key.length < 1 || key.length > 128) return `${name} keys must be 1-128 characters, got ${show(key)}`;
+    if (typeof value !== 'string' || value.length > 256) return `${name}[${show(key)}] must be a string of at most 256 characters, got ${show(value)}`;
+  }
+  return undefined;
 }

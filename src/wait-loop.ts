@@ -9,6 +9,12 @@ import { ELAPSED_RANGES } from './polling-policy';
 /** Names of the loop's states (the local harness maps the Task states by name). */
 export const WaitLoopStates = {
   START: 'StartWaiting',
+  EXPORT_TO_START: 'ExportToStart',
+  START_EXPORT_TASK: 'StartExportTask',
+  NOTE_STARTED_TASK: 'NoteStartedTask',
+  START_FAILED: 'StartFailed',
+  ANNOUNCE: 'AnnounceIfLongWait',
+  ANSWER_STARTED: 'AnswerStarted',
   GET_EXPORT_TASK: 'GetExportTask',
   CHECK_STATUS: 'CheckStatus',
   PLAN_WITHOUT_PROGRESS: 'PlanWithoutProgress',
@@ -71,7 +77,12 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
   const start = new sfn.Pass(scope, S.START, {
     comment: 'Copy what the loop needs out of the execution input; the CloudFormation ResponseURL stays there.',
     parameters: {
+      // null for a GraphExport until StartExportTask returned the id.
       'taskId.$': `${INPUT}.taskIdentifier`,
+      // The StartExportTask request of a GraphExport, or null for a waiter.
+      'export.$': `${INPUT}.startExportTask`,
+      'longWait.$': `${INPUT}.longWait`,
+      'announcement': { announced: false },
       'deadline.$': `${INPUT}.deadline`,
       'last': { task: {} },
       'error': {},
@@ -130,6 +141,8 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
         'taskId.$': '$.taskId',
         'timeoutSeconds.$': `${INPUT}.timeoutSeconds`,
         'cloudFormation.$': `${INPUT}.cloudFormation`,
+        'signal.$': `${INPUT}.signal`,
+        'announced.$': '$.announcement.announced',
       },
     }),
     resultPath: sfn.JsonPath.DISCARD,
@@ -142,13 +155,12 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
     maxAttempts: 4,
     jitterStrategy: sfn.JitterType.FULL,
   });
-  answer.addCatch(
-    new sfn.Fail(scope, S.ANSWER_NOT_DELIVERED, {
-      comment: 'CloudFormation refused or never received the answer; the handler logged why.',
-      error: ANSWER_NOT_DELIVERED,
-      cause: 'The answer could not be delivered to CloudFormation (see the handler log).',
-    }),
-  );
+  const notDelivered = new sfn.Fail(scope, S.ANSWER_NOT_DELIVERED, {
+    comment: 'CloudFormation refused or never received the answer; the handler logged why.',
+    error: ANSWER_NOT_DELIVERED,
+    cause: 'The answer could not be delivered to CloudFormation (see the handler log).',
+  });
+  answer.addCatch(notDelivered);
   answer.next(new sfn.Succeed(scope, S.DONE));
 
   const answerWith = (id: string, outcome: string, fields: Record<string, string>) =>
@@ -160,6 +172,7 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
   const timedOut = answerWith(S.TIMED_OUT, Outcome.TIMED_OUT, { 'task.$': '$.last.task', 'error.$': '$.error' });
   const callFailed = answerWith(S.CALL_FAILED, Outcome.CALL_FAILED, { 'error.$': '$.error' });
 
+  const startFailed = answerWith(S.START_FAILED, Outcome.START_FAILED, { 'error.$': '$.error' });
   getExportTask.addCatch(callFailed, { errors: PERMANENT_ERRORS, resultPath: '$.error' });
 
   // Bookkeeping every plan carries over unless it changes it.
@@ -274,5 +287,62 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
   });
   checkStatus.otherwise(planWithoutProgress);
 
-  return start.next(getExportTask).next(checkStatus);
+  // A GraphExport starts its export here rather than in the handler: a redelivered Create finds
+  // the same execution, so it can never start the export twice.
+  const startExportTask = new sfn.CustomState(scope, S.START_EXPORT_TASK, {
+    stateJson: {
+      Type: 'Task',
+      Resource: `arn:${partition}:states:::aws-sdk:neptunegraph:startExportTask`,
+      InputPath: '$.export',
+      ResultSelector: { 'taskId.$': '$.TaskId' },
+      ResultPath: '$.started',
+      TimeoutSeconds: 30,
+    },
+  });
+  // Only throttling is retried: after an internal error or a timeout the export may have started.
+  startExportTask.addRetry({
+    errors: ['NeptuneGraph.ThrottlingException'],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxDelay: Duration.seconds(30),
+    maxAttempts: 5,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  startExportTask.addCatch(startFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  const noteStartedTask = new sfn.Pass(scope, S.NOTE_STARTED_TASK, { inputPath: '$.started.taskId', resultPath: '$.taskId' });
+
+  // Long-wait mode: the custom resource is answered once the task is known; a WaitCondition waits.
+  const answerStarted = new tasks.LambdaInvoke(scope, S.ANSWER_STARTED, {
+    lambdaFunction: props.answerFunction,
+    payload: sfn.TaskInput.fromObject({
+      [ANSWER_MARKER]: {
+        'phase': 'started',
+        'taskId.$': '$.taskId',
+        'cloudFormation.$': `${INPUT}.cloudFormation`,
+      },
+    }),
+    resultSelector: { announced: true },
+    resultPath: '$.announcement',
+    retryOnServiceExceptions: true,
+  });
+  answerStarted.addRetry({
+    errors: [ANSWER_NOT_DELIVERED],
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: 4,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  answerStarted.addCatch(notDelivered);
+  answerStarted.next(getExportTask);
+  const announce = new sfn.Choice(scope, S.ANNOUNCE)
+    .when(sfn.Condition.booleanEquals('$.longWait', true), answerStarted)
+    .otherwise(getExportTask);
+
+  start.next(
+    new sfn.Choice(scope, S.EXPORT_TO_START)
+      .when(sfn.Condition.isNotNull('$.export'), startExportTask.next(noteStartedTask).next(announce))
+      .otherwise(announce),
+  );
+  getExportTask.next(checkStatus);
+  return start;
 }

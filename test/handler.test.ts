@@ -464,9 +464,11 @@ describe('Create and Update', () => {
       StackId: event.StackId,
       RequestId: event.RequestId,
       LogicalResourceId: event.LogicalResourceId,
-      PhysicalResourceId: TASK_ID,
-      FailedPhysicalResourceId: TASK_ID,
+      // A failed Create reports the task the loop waited for; only an Update keeps an old id.
+      FailedPhysicalResourceId: null,
     });
+    // A waiter starts no export and, within 55 minutes, needs no WaitCondition.
+    expect(input).toMatchObject({ startExportTask: null, longWait: false, signal: null });
   });
 
   test('properties left out get the defaults: 30 minutes, 5 s and 15 minutes', async () => {
@@ -495,7 +497,8 @@ describe('Create and Update', () => {
     const event = receiver.event('Update', { ...VALID, TaskIdentifier: 't-newnewnew1' }, { physicalResourceId: TASK_ID, oldProperties: VALID });
     await handler(event, CONTEXT);
 
-    expect(sfn.calls[0].input.cloudFormation).toMatchObject({ PhysicalResourceId: 't-newnewnew1', FailedPhysicalResourceId: TASK_ID });
+    expect(sfn.calls[0].input.taskIdentifier).toBe('t-newnewnew1');
+    expect(sfn.calls[0].input.cloudFormation).toMatchObject({ FailedPhysicalResourceId: TASK_ID });
   });
 
   test('ExecutionAlreadyExists means a redelivery: no answer and no throw', async () => {

@@ -1,0 +1,183 @@
+import { Aws, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
+import { Construct } from 'constructs';
+import { ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Props } from './constants';
+import { ExportDestination, ExportFilter, ExportFilterElement, ExportFormat, ParquetType } from './export-options';
+import { checkWaitOptions, ExportTaskResult, ExportWaitOptions, waitForExportTask } from './export-task-result';
+import {
+  checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkRoleArn, checkTags, show,
+} from './validation';
+
+export interface GraphExportProps extends ExportWaitOptions {
+  /**
+   * The id of the graph to export (`g-` and 10 lowercase letters or digits). Give this or `graph`.
+   * @default - the id of `graph`
+   */
+  readonly graphId?: string;
+
+  /**
+   * The graph to export, when it is defined in this app. Give this or `graphId`.
+   * @default - the graph with `graphId`
+   */
+  readonly graph?: neptunegraph.CfnGraph;
+
+  /** Where to write the export. */
+  readonly destination: ExportDestination;
+
+  /** The KMS key that encrypts the exported files. */
+  readonly encryptionKey: kms.IKey;
+
+  /**
+   * The format of the exported files.
+   * @default ExportFormat.PARQUET
+   */
+  readonly format?: ExportFormat;
+
+  /**
+   * The Parquet layout (Parquet exports only).
+   * @default - the service's default
+   */
+  readonly parquetType?: ParquetType;
+
+  /**
+   * Which labels and properties to export.
+   * @default - the whole graph
+   */
+  readonly exportFilter?: ExportFilter;
+
+  /**
+   * The role Neptune Analytics assumes to write the export.
+   * @default - a role trusted by neptune-graph.amazonaws.com (for this account only) that may write
+   * to the destination prefix and use the encryption key
+   */
+  readonly role?: iam.IRole;
+
+  /**
+   * Tags of the export task (at most 50).
+   * @default - none
+   */
+  readonly tags?: { [key: string]: string };
+
+  /**
+   * Whether deleting the resource (or rolling back its creation) cancels the export when it is still
+   * running. Delete waits for the cancellation at most 30 seconds and always succeeds. Exported data
+   * and finished tasks are never touched.
+   * @default false
+   */
+  readonly cancelOnDelete?: boolean;
+}
+
+/**
+ * Exports an Amazon Neptune Analytics graph to S3, waits for the export to end and exposes its
+ * results: "export this graph to this bucket as Parquet, then continue".
+ *
+ * Any change to what is exported starts a new export (the resource's physical id is the task id).
+ * Timeouts over 55 minutes, up to 11 hours 55 minutes, wait with a CloudFormation WaitCondition.
+ */
+export class GraphExport extends ExportTaskResult {
+  /** The role Neptune Analytics uses to write the export. */
+  public readonly role: iam.IRole;
+
+  constructor(scope: Construct, id: string, props: GraphExportProps) {
+    super(scope, id);
+    const graphId = props.graph?.attrGraphId ?? props.graphId;
+    const format = (props.format ?? ExportFormat.PARQUET).value;
+    const parquetType = props.parquetType?.value;
+    const keyArn = props.encryptionKey.keyArn;
+    const destination = props.destination;
+
+    const literal = (value: unknown) => value !== undefined && !Token.isUnresolved(value);
+    checkWaitOptions(this, 'GraphExport', props, [
+      props.graph && props.graphId ? `give graph or graphId, not both (got graphId ${show(props.graphId)})` : undefined,
+      graphId === undefined ? 'graph or graphId is required' : undefined,
+      literal(graphId) ? checkGraphIdentifier('graphId', graphId) : undefined,
+      literal(destination.uri) ? checkDestination('destination', destination.uri) : undefined,
+      literal(keyArn) ? checkKmsKeyArn('encryptionKey', keyArn) : undefined,
+      props.role && literal(props.role.roleArn) ? checkRoleArn('role', props.role.roleArn) : undefined,
+      literal(format) && (parquetType === undefined || literal(parquetType)) ? checkFormat('format', format, 'parquetType', parquetType) : undefined,
+      props.exportFilter ? checkExportFilter('exportFilter', filterForService(props.exportFilter), {
+        vertex: 'VertexFilter', edge: 'EdgeFilter', properties: 'Properties', outputType: 'OutputType', multiValue: 'MultiValueHandling', source: 'SourcePropertyName',
+      }) : undefined,
+      props.tags ? checkTags('tags', props.tags) : undefined,
+      !props.role && !destination.bucket && !literal(destination.bucketName)
+        ? `a destination given as a token URI (${show(destination.uri)}) needs a role: the default role cannot be scoped to it`
+        : undefined,
+    ]);
+
+    this.role = props.role ?? this.defaultRole(destination, props.encryptionKey);
+
+    const request: Record<string, unknown> = {
+      [ExportFields.GRAPH_IDENTIFIER]: graphId,
+      [ExportFields.ROLE_ARN]: this.role.roleArn,
+      [ExportFields.FORMAT]: format,
+      [ExportFields.DESTINATION]: destination.uri,
+      [ExportFields.KMS_KEY_IDENTIFIER]: keyArn,
+      ...(parquetType ? { [ExportFields.PARQUET_TYPE]: parquetType } : {}),
+      ...(props.exportFilter ? { [ExportFields.EXPORT_FILTER]: filterForService(props.exportFilter) } : {}),
+      ...(props.tags && Object.keys(props.tags).length > 0 ? { [ExportFields.TAGS]: props.tags } : {}),
+    };
+    const wait = waitForExportTask(this, {
+      resourceType: GRAPH_EXPORT_RESOURCE_TYPE,
+      properties: {
+        [Props.EXPORT]: request,
+        ...(props.cancelOnDelete ? { [Props.CANCEL_ON_DELETE]: 'true' } : {}),
+      },
+      options: props,
+      identity: request,
+    });
+    this._attributes = wait.attributes;
+    this._stateMachine = wait.infrastructure.stateMachine;
+    this._longWait = wait.longWait;
+
+    const graphArn = Stack.of(this).formatArn({ service: 'neptune-graph', resource: 'graph', resourceName: graphId });
+    wait.infrastructure.allowStartingExports(graphArn, this.role, request[ExportFields.TAGS] !== undefined);
+    if (props.cancelOnDelete) wait.infrastructure.allowCancellingExports();
+    // The export starts as soon as the resource is created: the role must be able to write by then.
+    wait.resource.node.addDependency(this.role);
+  }
+
+  /** A role for Neptune Analytics with exactly what an export needs: write the prefix, use the key. */
+  private defaultRole(destination: ExportDestination, key: kms.IKey): iam.IRole {
+    const role = new iam.Role(this, 'ExportRole', {
+      assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+      description: 'Lets Neptune Analytics write a graph export',
+    });
+    const bucketArn = destination.bucket?.bucketArn ?? `arn:${Aws.PARTITION}:s3:::${destination.bucketName}`;
+    const prefix = destination.keyPrefix ?? '';
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+      resources: [`${bucketArn}/${prefix}*`],
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [bucketArn],
+      ...(prefix ? { conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } } } : {}),
+    }));
+    key.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:DescribeKey');
+    // A bucket encrypted with its own key needs that key too.
+    destination.bucket?.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    return role;
+  }
+}
+
+/** The filter in the shape (and PascalCase) the Step Functions integration sends to StartExportTask. */
+function filterForService(filter: ExportFilter): Record<string, unknown> {
+  const labels = (byLabel: { [label: string]: ExportFilterElement }) =>
+    Object.fromEntries(Object.entries(byLabel).map(([label, element]) => [label, {
+      ...(element.properties ? {
+        Properties: Object.fromEntries(Object.entries(element.properties).map(([name, attributes]) => [name, {
+          ...(attributes.outputType ? { OutputType: attributes.outputType.value } : {}),
+          ...(attributes.sourcePropertyName ? { SourcePropertyName: attributes.sourcePropertyName } : {}),
+          ...(attributes.multiValueHandling ? { MultiValueHandling: attributes.multiValueHandling.value } : {}),
+        }])),
+      } : {}),
+    }]));
+  return {
+    ...(filter.vertexFilter ? { VertexFilter: labels(filter.vertexFilter) } : {}),
+    ...(filter.edgeFilter ? { EdgeFilter: labels(filter.edgeFilter) } : {}),
+  };
+}
