@@ -265,9 +265,7 @@ function readExportRequest(value: unknown): Json | string {
     checkKmsKeyArn(field(F.KMS_KEY_IDENTIFIER), value[F.KMS_KEY_IDENTIFIER]) ??
     checkDestination(field(F.DESTINATION), value[F.DESTINATION]) ??
     checkFormat(field(F.FORMAT), value[F.FORMAT], field(F.PARQUET_TYPE), emptyToUndefined(value[F.PARQUET_TYPE])) ??
-    (isEmpty(value[F.EXPORT_FILTER]) ? undefined : checkExportFilter(field(F.EXPORT_FILTER), value[F.EXPORT_FILTER], {
-      vertex: 'VertexFilter', edge: 'EdgeFilter', properties: 'Properties', outputType: 'OutputType', multiValue: 'MultiValueHandling', source: 'SourcePropertyName',
-    })) ??
+    (isEmpty(value[F.EXPORT_FILTER]) ? undefined : checkExportFilter(field(F.EXPORT_FILTER), value[F.EXPORT_FILTER])) ??
     (isEmpty(value[F.TAGS]) ? undefined : checkTags(field(F.TAGS), value[F.TAGS]));
   if (problem) return problem;
   const known = new Set<string>(Object.values(F));

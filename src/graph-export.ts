@@ -97,9 +97,7 @@ export class GraphExport extends ExportTaskResult {
       literal(keyArn) ? checkKmsKeyArn('encryptionKey', keyArn) : undefined,
       props.role && literal(props.role.roleArn) ? checkRoleArn('role', props.role.roleArn) : undefined,
       literal(format) && (parquetType === undefined || literal(parquetType)) ? checkFormat('format', format, 'parquetType', parquetType) : undefined,
-      props.exportFilter ? checkExportFilter('exportFilter', filterForService(props.exportFilter), {
-        vertex: 'VertexFilter', edge: 'EdgeFilter', properties: 'Properties', outputType: 'OutputType', multiValue: 'MultiValueHandling', source: 'SourcePropertyName',
-      }) : undefined,
+      props.exportFilter ? checkExportFilter('exportFilter', filterForService(props.exportFilter)) : undefined,
       props.tags ? checkTags('tags', props.tags) : undefined,
       !props.role && !destination.bucket && !literal(destination.bucketName)
         ? `a destination given as a token URI (${show(destination.uri)}) needs a role: the default role cannot be scoped to it`

@@ -94,7 +94,22 @@ export function checkFormat(formatName: string, format: unknown, parquetName: st
 }
 
 /** Checks an export filter in the service's shape (vertexFilter/edgeFilter -> label -> properties). */
-export function checkExportFilter(name: string, filter: unknown, keys: { vertex: string; edge: string; properties: string; outputType: string; multiValue: string; source: string }): string | undefined {
+/** The field names of an export filter (the service's camelCase or the integration's PascalCase). */
+export interface FilterKeys {
+  readonly vertex: string;
+  readonly edge: string;
+  readonly properties: string;
+  readonly outputType: string;
+  readonly multiValue: string;
+  readonly source: string;
+}
+
+/** The PascalCase field names the Step Functions integration (and CloudFormation) use. */
+export const PASCAL_FILTER_KEYS: FilterKeys = {
+  vertex: 'VertexFilter', edge: 'EdgeFilter', properties: 'Properties', outputType: 'OutputType', multiValue: 'MultiValueHandling', source: 'SourcePropertyName',
+};
+
+export function checkExportFilter(name: string, filter: unknown, keys: FilterKeys = PASCAL_FILTER_KEYS): string | undefined {
   if (!isRecord(filter)) return `${name} must be an object, got ${show(filter)}`;
   for (const [kind, labels] of Object.entries(filter)) {
     if (kind !== keys.vertex && kind !== keys.edge) return `${name} has an unknown field ${show(kind)}: expected ${keys.vertex} or ${keys.edge}`;
