@@ -131,4 +131,14 @@ const demo = project.addTask('demo', {
 demo.spawn(project.tasks.tryFind('bundle')!);
 demo.exec('ts-node --transpile-only examples/demo.ts', { receiveArgs: true });
 
+// `npm run bench`: polling, scale and cold-start figures against the usual ways to wait.
+const bench = project.addTask('bench', { description: 'Measure polling, stack growth and cold start against baselines' });
+bench.spawn(project.tasks.tryFind('bundle')!);
+bench.exec('ts-node --transpile-only bench/run.ts', { receiveArgs: true });
+
+// `npm run reliability`: the fault, load and hostile-input suite as a table (also part of `test`).
+const reliability = project.addTask('reliability', { description: 'Run the reliability suite and print its figures' });
+reliability.spawn(project.tasks.tryFind('bundle')!);
+reliability.exec('ts-node --transpile-only test/reliability/report.ts');
+
 project.synth();
