@@ -1,11 +1,7 @@
-import { createHash } from 'crypto';
-import { CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { Attrs, Limits, MAX_TIMEOUT_SECONDS, Props, SIGNAL_FIELDS, SIGNAL_SEPARATOR } from './constants';
-import { checkPollInterval, checkPollRange, checkTimeout } from './validation';
-import { WaiterInfrastructure } from './waiter-infrastructure';
 
 /** How long to wait for an export task, and how to poll it. */
 export interface ExportWaitOptions {
@@ -56,8 +52,8 @@ export interface ExportWaitOptions {
   readonly tracing?: boolean;
 }
 
-/** The attribute values of a finished export task, as tokens. */
-interface ExportTaskAttributes {
+/** The attribute values of a finished export task, as tokens. @internal */
+export interface ExportTaskAttributes {
   readonly taskId: string;
   readonly graphId: string;
   readonly status: string;
@@ -147,112 +143,3 @@ export abstract class ExportTaskResult extends Construct {
   }
 }
 
-/** What a construct asks of waitForExportTask. */
-export interface WaitRequest {
-  readonly resourceType: string;
-  readonly properties: Record<string, unknown>;
-  readonly options: ExportWaitOptions;
-  /** What identifies one export: a change replaces the WaitCondition (it cannot be updated). */
-  readonly identity: unknown;
-}
-
-/** Validates the wait options of a construct (literal values only), or throws naming each problem. */
-export function checkWaitOptions(scope: Construct, kind: string, options: ExportWaitOptions, more: Array<string | undefined> = []): void {
-  const { timeout, minPoll, maxPoll } = waitSeconds(options);
-  const literal = (value: number) => !Token.isUnresolved(value);
-  const problems = [
-    ...more,
-    literal(timeout) ? checkTimeout('timeout', timeout, timeout > MAX_TIMEOUT_SECONDS) : undefined,
-    literal(minPoll) ? checkPollInterval('minPollInterval', minPoll) : undefined,
-    literal(maxPoll) ? checkPollInterval('maxPollInterval', maxPoll) : undefined,
-    literal(minPoll) && literal(maxPoll) ? checkPollRange('minPollInterval', minPoll, 'maxPollInterval', maxPoll) : undefined,
-  ].filter((problem): problem is string => problem !== undefined);
-  if (problems.length > 0) {
-    throw new Error(`${kind} ${scope.node.path}: ${problems.join('; ')}`);
-  }
-}
-
-function waitSeconds(options: ExportWaitOptions) {
-  const seconds = (duration: Duration | undefined, fallback: number) => (duration === undefined ? fallback : duration.toSeconds());
-  return {
-    timeout: seconds(options.timeout, Limits.DEFAULT_TIMEOUT),
-    minPoll: seconds(options.minPollInterval, Limits.DEFAULT_MIN_POLL),
-    maxPoll: seconds(options.maxPollInterval, Limits.DEFAULT_MAX_POLL),
-  };
-}
-
-/**
- * Creates the custom resource that waits (and, in long-wait mode, the WaitCondition that waits in
- * its place), and returns the attributes of the finished task.
- */
-export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest): {
-  attributes: ExportTaskAttributes;
-  infrastructure: WaiterInfrastructure;
-  resource: CustomResource;
-  longWait: boolean;
-} {
-  const infrastructure = WaiterInfrastructure.of(scope, request.options);
-  const { timeout, minPoll, maxPoll } = waitSeconds(request.options);
-  const longWait = !Token.isUnresolved(timeout) && timeout > MAX_TIMEOUT_SECONDS;
-  const properties: Record<string, unknown> = {
-    ...request.properties,
-    [Props.TIMEOUT_SECONDS]: timeout,
-    [Props.MIN_POLL_SECONDS]: minPoll,
-    [Props.MAX_POLL_SECONDS]: maxPoll,
-  };
-
-  if (!longWait) {
-    const resource = new CustomResource(scope, 'Resource', {
-      serviceToken: infrastructure.handler.functionArn,
-      resourceType: request.resourceType,
-      properties,
-      // CloudFormation gives up shortly after the waiter would have answered "timed out".
-      serviceTimeout: Duration.seconds(Token.isUnresolved(timeout) ? Limits.CLOUDFORMATION_MAX_WAIT : timeout + Limits.ANSWER_MARGIN),
-    });
-    const text = (name: string) => resource.getAttString(name);
-    const num = (name: string) => Token.asNumber(resource.getAtt(name));
-    return { attributes: attributesFrom(text, num), infrastructure, resource, longWait };
-  }
-
-  // A WaitCondition and its handle cannot be updated: a different export gets new ones.
-  const identity = createHash('sha256').update(JSON.stringify(Stack.of(scope).resolve(request.identity))).digest('hex').slice(0, 8);
-  const handle = new CfnWaitConditionHandle(scope, `ExportSignal${identity}`);
-  const resource = new CustomResource(scope, 'Resource', {
-    serviceToken: infrastructure.handler.functionArn,
-    resourceType: request.resourceType,
-    properties: { ...properties, [Props.SIGNAL_URL]: handle.ref },
-    // Answered as soon as the task is known (after StartExportTask, for a GraphExport).
-    serviceTimeout: Duration.minutes(15),
-  });
-  const condition = new CfnWaitCondition(scope, `ExportEnded${identity}`, {
-    handle: handle.ref,
-    count: 1,
-    timeout: String(timeout + Limits.ANSWER_MARGIN),
-  });
-  condition.node.addDependency(resource);
-  // Data reads {"<task id>":"|v1|v2|...|"}: splitting on the separator puts field i at i + 1.
-  const field = (name: string) => Fn.select(SIGNAL_FIELDS.indexOf(name) + 1, Fn.split(SIGNAL_SEPARATOR, Token.asString(condition.attrData)));
-  return {
-    attributes: attributesFrom(field, (name) => Token.asNumber(field(name))),
-    infrastructure,
-    resource,
-    longWait,
-  };
-}
-
-function attributesFrom(text: (name: string) => string, num: (name: string) => number): ExportTaskAttributes {
-  return {
-    taskId: text(Attrs.TASK_ID),
-    graphId: text(Attrs.GRAPH_ID),
-    status: text(Attrs.STATUS),
-    format: text(Attrs.FORMAT),
-    parquetType: text(Attrs.PARQUET_TYPE),
-    destination: text(Attrs.DESTINATION),
-    kmsKeyIdentifier: text(Attrs.KMS_KEY_IDENTIFIER),
-    roleArn: text(Attrs.ROLE_ARN),
-    numVerticesWritten: num(Attrs.NUM_VERTICES_WRITTEN),
-    numEdgesWritten: num(Attrs.NUM_EDGES_WRITTEN),
-    timeElapsedSeconds: num(Attrs.TIME_ELAPSED_SECONDS),
-    startTime: text(Attrs.START_TIME),
-  };
-}

@@ -1,7 +1,8 @@
 import { Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Props, WAITER_RESOURCE_TYPE } from './constants';
-import { checkWaitOptions, ExportTaskResult, ExportWaitOptions, waitForExportTask } from './export-task-result';
+import { ExportTaskResult, ExportWaitOptions } from './export-task-result';
+import { checkWaitOptions, waitForExportTask } from './export-wait';
 import { checkTaskIdentifier } from './validation';
 
 export interface ExportTaskWaiterProps extends ExportWaitOptions {

@@ -36,6 +36,7 @@ export class WaiterInfrastructure extends Construct {
   private readonly loopRole: iam.IRole;
   private readonly exportTasks: string;
   private cancelGranted = false;
+  private startSuppressed = false;
 
   private constructor(scope: Construct, id: string, props: { logGroup?: logs.ILogGroup; tracing: boolean }) {
     super(scope, id);
@@ -106,6 +107,15 @@ export class WaiterInfrastructure extends Construct {
       resources: [exportRole.roleArn],
       conditions: { StringEquals: { 'iam:PassedToService': 'neptune-graph.amazonaws.com' } },
     }));
+    if (this.startSuppressed) return;
+    this.startSuppressed = true;
+    suppress(defaultPolicyOf(loopRole), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'GraphExport: the loop starts the export, and StartExportTask (with TagResource when tags are given) authorizes the'
+        + ' export task it creates, whose id does not exist before the call, so they are granted on the export tasks of this'
+        + ' account and region only; the graph is named exactly.',
+      applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+    }]);
   }
 
   /** Lets the handler cancel a running export when its GraphExport is deleted (cancelOnDelete). */
@@ -186,20 +196,20 @@ export class WaiterInfrastructure extends Construct {
   }
 }
 
-interface NagSuppression {
+export interface NagSuppression {
   readonly id: string;
   readonly reason: string;
   readonly applies_to?: Array<string | { regex: string }>;
 }
 
 /** Adds suppressions to the `cdk_nag` metadata of a resource (the format NagSuppressions writes). */
-function suppress(resource: CfnResource | undefined, rules: NagSuppression[]): void {
+export function suppress(resource: CfnResource | undefined, rules: NagSuppression[]): void {
   if (!resource) return;
   const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: NagSuppression[] } | undefined)?.rules_to_suppress ?? [];
   resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, ...rules] });
 }
 
 /** The CloudFormation policy the CDK creates for statements added to a role. */
-function defaultPolicyOf(role: iam.IRole): CfnResource | undefined {
+export function defaultPolicyOf(role: iam.IRole): CfnResource | undefined {
   return role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
 }
