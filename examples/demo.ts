@@ -8,9 +8,10 @@
  * few real seconds so that its progress can be watched.
  */
 import * as fs from 'node:fs';
-import { App, Duration } from 'aws-cdk-lib';
+import { App, Duration, Token } from 'aws-cdk-lib';
+import { ExportTaskResult } from '../src';
 import { ExportPipelineStack, ExportPipelineStackProps } from './export-pipeline/stack';
-import { RecordedAnswer } from '../test/harness/cloudformation';
+import { RecordedAnswer, RecordedSignal } from '../test/harness/cloudformation';
 import { HANDLER_BUNDLE, LocalDeployment } from '../test/harness/local-deployment';
 import { FaultRule, TaskScript } from '../test/harness/neptune-emulator';
 import { Template } from '../test/harness/template';
@@ -43,6 +44,17 @@ export interface ScenarioResult {
   readonly stateTransitions: number;
   /** Answer time minus the time the task ended, in virtual seconds (undefined if it never ended). */
   readonly latenessSeconds?: number;
+  /** Long-wait mode: the WaitCondition signal (the custom resource was answered when the task was known). */
+  readonly signal?: SignalBody;
+  /** Long-wait mode: the attributes as the template reads them out of the WaitCondition's Data. */
+  readonly attributes?: Record<string, string>;
+}
+
+interface SignalBody {
+  Status?: string;
+  UniqueId?: string;
+  Data?: string;
+  Reason?: string;
 }
 
 interface CloudFormationAnswer {
@@ -108,6 +120,12 @@ export const SCENARIOS: Record<string, Scenario> = {
     description: 'the task id names no export task',
     expect: { status: 'FAILED', reason: /ResourceNotFoundException/ },
   },
+  'long-export': {
+    description: 'a 5-hour export, with a waiter whose timeout is 6 hours (long-wait mode: a WaitCondition waits)',
+    task: { ...EXPORT, initializingSeconds: 300, exportingSeconds: 5 * 3600 - 300, vertices: 48_000_000, edges: 310_000_000 },
+    stack: { waiterTimeout: Duration.hours(6) },
+    expect: { status: 'SUCCESS' },
+  },
 };
 
 export async function runScenario(name: string, options: RunOptions = {}): Promise<ScenarioResult> {
@@ -128,23 +146,54 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
     out.write(`Scenario ${name}: ${scenario.description}.\n`);
     out.write(`CloudFormation created Export (AWS::NeptuneGraph::ExportTask, TaskId ${TASK_ID}) and now creates ${waiterId}.\n\n`);
 
-    const progress = new ProgressView(out, () => ({
-      elapsed: d.clock.now() - t0,
-      task: task?.describe(),
-      polls: getExportTaskCalls(d).length,
-    }));
+    const snapshot = () => ({ elapsed: d.clock.now() - t0, task: task?.describe(), polls: getExportTaskCalls(d).length });
+    // CloudFormation resolves Fn::GetAtt Export.TaskId before it sends the event (and, in long-wait
+    // mode, Ref of the WaitConditionHandle: its presigned URL).
+    const event = d.event('Create', { properties: { TaskIdentifier: TASK_ID } });
+    const timeoutMs = realSeconds * 1000 + 30_000;
     let create: RecordedAnswer;
-    try {
-      // CloudFormation resolves Fn::GetAtt Export.TaskId before it sends the event.
-      create = await d.run(d.event('Create', { properties: { TaskIdentifier: TASK_ID } }), realSeconds * 1000 + 30_000);
-    } finally {
-      progress.stop();
+    let signal: RecordedSignal | undefined;
+    let attributes: Record<string, string> | undefined;
+    if (!stack.waiter.longWait) {
+      const progress = new ProgressView(out, snapshot);
+      try {
+        create = await d.run(event, timeoutMs);
+      } finally {
+        progress.stop();
+      }
+    } else {
+      const condition = d.waitConditions()[0];
+      await d.invoke(event);
+      create = await d.cloudFormation.answerFor(event.RequestId, timeoutMs);
+      const timeoutSeconds = Number(d.waiters()[0].properties.TimeoutSeconds);
+      out.write(`Long-wait mode (timeout ${clock(timeoutSeconds)}): CloudFormation got the answer for ${waiterId} at t+${clock(create.receivedAt / 1000 - t0)}, `
+        + `as soon as the task was known, and moved on to the WaitCondition ${condition.logicalId} `
+        + `(Timeout ${String(condition.properties.Timeout)} s), which waits for the loop's signal.\n`);
+      printAnswer(out, 'Create (the custom resource)', create.body as CloudFormationAnswer);
+      const progress = new ProgressView(out, snapshot, 'the WaitCondition has its signal');
+      try {
+        signal = await d.cloudFormation.signalFor(condition.handleLogicalId, timeoutMs);
+        await d.idle();
+      } finally {
+        progress.stop();
+      }
+      const body = signal.body as SignalBody;
+      printSignal(out, condition.logicalId, body, signal.receivedAt / 1000 - t0);
+      if (body.Status === 'SUCCESS') {
+        attributes = attributesFromWaitCondition(d, stack.waiter);
+        out.write(`Attributes, as the template reads them: Fn::Select(i, Fn::Split('|', Fn::GetAtt ${condition.logicalId}.Data)):\n`);
+        table(out, Object.entries(attributes).map(([key, value]) => [key, value === '' ? '""' : value]));
+        out.write('\n');
+        printDownstream(out, d, waiterId, {});
+      }
     }
     const createBody = create.body as CloudFormationAnswer;
-    printAnswer(out, 'Create', createBody);
-    if (createBody.Status === 'SUCCESS') printDownstream(out, d, waiterId, createBody.Data ?? {});
+    if (!signal) {
+      printAnswer(out, 'Create', createBody);
+      if (createBody.Status === 'SUCCESS') printDownstream(out, d, waiterId, createBody.Data ?? {});
+    }
 
-    const deleted = await d.run(d.event('Delete', { physicalResourceId: createBody.PhysicalResourceId ?? TASK_ID }));
+    const deleted = await d.run(d.event('Delete', { properties: { TaskIdentifier: TASK_ID }, physicalResourceId: createBody.PhysicalResourceId ?? TASK_ID }));
     const deleteBody = deleted.body as CloudFormationAnswer;
     printAnswer(out, 'Delete', deleteBody);
 
@@ -152,13 +201,15 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
     const throttled = calls.filter((call) => call.httpStatus === 429).length;
     const transitions = d.executions.reduce((sum, execution) => sum + execution.transitions, 0);
     const taskEnd = scenario.task ? t0 + taskEndOffset(scenario.task) : undefined;
-    const answeredAt = create.receivedAt / 1000;
+    const answeredAt = (signal ?? create).receivedAt / 1000;
     const lateness = taskEnd !== undefined && taskEnd <= answeredAt ? answeredAt - taskEnd : undefined;
     out.write(`Summary: ${plural(calls.length, 'GetExportTask call')} (${throttled} throttled), ${plural(transitions, 'state transition')}, `
-      + `lateness ${lateness === undefined ? 'n/a (the task had not ended)' : `${round(lateness)} s (virtual: answer time minus task end)`}.\n`);
+      + `lateness ${lateness === undefined ? 'n/a (the task had not ended)' : `${round(lateness)} s (virtual: ${signal ? 'signal' : 'answer'} time minus task end)`}.\n`);
 
     const problems = [
-      ...check(scenario, createBody, throttled),
+      ...(signal
+        ? checkLongWait(scenario, createBody, signal.body as SignalBody, attributes ?? {}, create.receivedAt / 1000 - t0)
+        : check(scenario, createBody, throttled)),
       ...(deleteBody.Status === 'SUCCESS' ? [] : [`Delete answered ${deleteBody.Status}`]),
       ...d.cloudFormation.violations.map((violation) => `CloudFormation contract: ${violation}`),
     ];
@@ -176,6 +227,7 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
       throttledCalls: throttled,
       stateTransitions: transitions,
       latenessSeconds: lateness,
+      ...(signal ? { signal: signal.body as SignalBody, attributes } : {}),
     };
   } finally {
     await d.stop();
@@ -192,6 +244,42 @@ function check(scenario: Scenario, answer: CloudFormationAnswer, throttled: numb
     problems.push(`expected ${scenario.task.vertices} vertices, got ${answer.Data?.NumVerticesWritten}`);
   }
   return problems;
+}
+
+/** Long-wait mode: the custom resource answered SUCCESS at once, then the signal carried the outcome. */
+function checkLongWait(
+  scenario: Scenario, answer: CloudFormationAnswer, signal: SignalBody, attributes: Record<string, string>, answeredAfter: number,
+): string[] {
+  const problems: string[] = [];
+  if (answer.Status !== 'SUCCESS') problems.push(`expected the custom resource to be answered SUCCESS, got ${answer.Status}: ${answer.Reason ?? ''}`);
+  if (answeredAfter > 5) problems.push(`expected the custom resource to be answered at the start, it was ${round(answeredAfter)} s later`);
+  const expected = scenario.expect.status === 'SUCCESS' ? 'SUCCESS' : 'FAILURE';
+  if (signal.Status !== expected) problems.push(`expected a ${expected} signal, got ${signal.Status}: ${signal.Reason ?? ''}`);
+  if (scenario.expect.reason && !scenario.expect.reason.test(signal.Reason ?? '')) problems.push(`expected a reason matching ${scenario.expect.reason}, got "${signal.Reason ?? ''}"`);
+  if (expected === 'SUCCESS' && scenario.task && attributes.NumVerticesWritten !== String(scenario.task.vertices)) {
+    problems.push(`expected ${scenario.task.vertices} vertices, got ${attributes.NumVerticesWritten}`);
+  }
+  return problems;
+}
+
+/** Every attribute of the waiter, evaluated from the template's expression and the signals received. */
+function attributesFromWaitCondition(d: LocalDeployment, waiter: ExportTaskResult): Record<string, string> {
+  const tokens: Record<string, unknown> = {
+    TaskId: waiter.attrTaskId,
+    GraphId: waiter.attrGraphId,
+    Status: waiter.attrStatus,
+    Format: waiter.attrFormat,
+    ParquetType: waiter.attrParquetType,
+    Destination: waiter.attrDestination,
+    KmsKeyIdentifier: waiter.attrKmsKeyIdentifier,
+    RoleArn: waiter.attrRoleArn,
+    NumVerticesWritten: Token.asString(waiter.attrNumVerticesWritten),
+    NumEdgesWritten: Token.asString(waiter.attrNumEdgesWritten),
+    TimeElapsedSeconds: Token.asString(waiter.attrTimeElapsedSeconds),
+    StartTime: waiter.attrStartTime,
+  };
+  const stack = waiter.node.scope as ExportPipelineStack;
+  return Object.fromEntries(Object.entries(tokens).map(([name, token]) => [name, d.evaluateWaitConditionAttribute(stack.resolve(token))]));
 }
 
 /** When the scripted task reaches a terminal status, in seconds after it started. */
@@ -223,7 +311,7 @@ class ProgressView {
   private readonly timer: NodeJS.Timeout;
   private lastLine = '';
 
-  constructor(private readonly out: Output, private readonly snapshot: () => Snapshot) {
+  constructor(private readonly out: Output, private readonly snapshot: () => Snapshot, private readonly ended = 'CloudFormation has its answer') {
     this.timer = setInterval(() => this.render(), 100);
   }
 
@@ -253,7 +341,7 @@ class ProgressView {
     const key = `${status} ${Math.floor(percent / 10)}`;
     if (key !== this.lastLine || final) {
       this.lastLine = key;
-      const answered = final ? '; CloudFormation has its answer' : '';
+      const answered = final ? `; ${this.ended}` : '';
       this.out.write(`  ${clock(elapsed)}  ${status.padEnd(12)} ${String(percent).padStart(3)}%  ${counts}  (${calls}${answered})\n`);
     }
   }
@@ -273,11 +361,24 @@ function printAnswer(out: Output, request: string, answer: CloudFormationAnswer)
   out.write('\n');
 }
 
+function printSignal(out: Output, conditionId: string, signal: SignalBody, at: number): void {
+  out.write(`The WaitCondition ${conditionId} received the loop's signal at t+${clock(at)}:\n`);
+  table(out, [
+    ['Status', signal.Status ?? '-'],
+    ['UniqueId', signal.UniqueId ?? '-'],
+    ['Reason', signal.Reason ?? '-'],
+    ['Data', signal.Data === undefined ? '-' : `${signal.Data.length} characters, "|" between the attribute values`],
+  ]);
+  out.write('\n');
+}
+
 /** The example's outputs and SSM parameter, as CloudFormation resolves them from the attributes. */
 function printDownstream(out: Output, d: LocalDeployment, waiterId: string, data: Record<string, string>): void {
   const fromWaiter = (value: unknown) => {
     const getAtt = (value as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
-    return getAtt && getAtt[0] === waiterId ? data[getAtt[1]] : undefined;
+    if (getAtt) return getAtt[0] === waiterId ? data[getAtt[1]] : undefined;
+    // Long-wait mode: the value is read out of the WaitCondition's Data.
+    return (value as { 'Fn::Select'?: unknown } | undefined)?.['Fn::Select'] ? d.evaluateWaitConditionAttribute(value) : undefined;
   };
   const template = d.template as Template & { Outputs?: Record<string, { Value: unknown }> };
   const rows: Array<[string, string]> = [];

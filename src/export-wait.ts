@@ -78,8 +78,12 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
     return { attributes: attributesFrom(text, num), infrastructure, resource, longWait };
   }
 
-  // A WaitCondition and its handle cannot be updated: a different export gets new ones.
-  const identity = createHash('sha256').update(JSON.stringify(Stack.of(scope).resolve(request.identity))).digest('hex').slice(0, 8);
+  // A WaitCondition and its handle cannot be updated: a different export, or another timeout, gets
+  // new ones (the loop then signals the new handle, even if the task had already ended).
+  const identity = createHash('sha256')
+    .update(JSON.stringify([Stack.of(scope).resolve(request.identity), timeout]))
+    .digest('hex')
+    .slice(0, 8);
   const handle = new CfnWaitConditionHandle(scope, `ExportSignal${identity}`);
   const resource = new CustomResource(scope, 'Resource', {
     serviceToken: infrastructure.handler.functionArn,

@@ -108,6 +108,23 @@ describe('demo', () => {
     expect(text()).toContain('Scenario timeout behaved as expected (FAILED)');
   });
 
+  test('long-export: the custom resource is answered at start, the WaitCondition signal carries the attributes', async () => {
+    const { out, text } = collect();
+    const result = await runScenario('long-export', { out, realSeconds: 0 });
+    expect(result.problems).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.create).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 't-demo12345a', Data: { TaskId: 't-demo12345a' } });
+    expect(result.signal).toMatchObject({ Status: 'SUCCESS', UniqueId: 't-demo12345a' });
+    expect(result.attributes).toMatchObject({ Status: 'SUCCEEDED', NumVerticesWritten: '48000000', NumEdgesWritten: '310000000', TimeElapsedSeconds: '18000' });
+    expect(result.latenessSeconds).toBeGreaterThanOrEqual(0);
+    expect(result.latenessSeconds).toBeLessThan(30);
+    expect(result.delete.Status).toBe('SUCCESS');
+    expect(text()).toMatch(/Long-wait mode \(timeout 06:00:00\): CloudFormation got the answer for WaitForExport\w+ at t\+00:00:00/);
+    expect(text()).toMatch(/The WaitCondition WaitForExportExportEnded\w+ received the loop's signal at t\+05:00:0\d/);
+    expect(text()).toContain('Output VerticesWritten                        48000000');
+    expect(text()).toContain('Scenario long-export behaved as expected (SUCCESS)');
+  });
+
   test('command line: --scenario <name>, --scenario=<name>, and unknown names', () => {
     expect(parseScenario([])).toBe('success');
     expect(parseScenario(['--scenario', 'failed'])).toBe('failed');

@@ -1,7 +1,7 @@
 /**
  * cdk-nag's AwsSolutions and Serverless packs find nothing left unexplained in what the library
  * creates. The findings that are inherent to the design are suppressed in the library itself
- * (src/export-task-waiter.ts, `cdk_nag` metadata), each with a reason and, for IAM5, the exact
+ * (src/waiter-infrastructure.ts and src/graph-export.ts, `cdk_nag` metadata), each with a reason and, for IAM5, the exact
  * finding it covers; these tests also pin that list, so a new suppression is a visible change.
  */
 import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
@@ -9,8 +9,9 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { ExportTaskWaiter } from '../src';
+import { ExportDestination, ExportTaskWaiter, GraphExport } from '../src';
 
 type Json = Record<string, any>;
 const NAG_RULES = Match.stringLikeRegexp('AwsSolutions-.*|Serverless-.*');
@@ -143,5 +144,100 @@ describe('suppressions do not hide choices the user makes', () => {
       );
     });
     expect(findings(stack, 'Error')).toEqual([expect.stringMatching(/AwsSolutions-IAM5\[Resource::arn:aws:s3:::my-bucket\/\*\]/)]);
+  });
+});
+
+/** GraphExports with the default export role, cancelOnDelete, tags and long-wait mode. */
+function graphExportStack(extra?: (stack: Stack, graphExport: GraphExport) => void): Stack {
+  return stackWith((stack) => {
+    const key = new kms.Key(stack, 'ExportKey', { enableKeyRotation: true });
+    const graphExport = new GraphExport(stack, 'Export', {
+      graphId: 'g-0123456789',
+      destination: ExportDestination.fromS3Uri('s3://my-exports/graph/daily/'),
+      encryptionKey: key,
+      cancelOnDelete: true,
+      tags: { team: 'graph-analytics' },
+      timeout: Duration.hours(6),
+    });
+    // A bucket of the stack as the destination (a compliant one: the bucket's own findings are the user's).
+    const logsBucket = new s3.Bucket(stack, 'AccessLogs', { enforceSSL: true });
+    const bucket = new s3.Bucket(stack, 'Exports', { enforceSSL: true, serverAccessLogsBucket: logsBucket, serverAccessLogsPrefix: 'exports/' });
+    new GraphExport(stack, 'ToBucket', {
+      graphId: 'g-abcdefghij',
+      destination: ExportDestination.fromBucket(bucket, 'weekly/'),
+      encryptionKey: key,
+      tags: { team: 'graph-analytics' },
+    });
+    extra?.(stack, graphExport);
+  });
+}
+
+describe('a stack with GraphExports (default role, cancelOnDelete, tags, long-wait)', () => {
+  const userFindings = (stack: Stack) =>
+    [...findings(stack, 'Error'), ...findings(stack, 'Warning')].filter((f) => !/\/AccessLogs\//.test(f));
+
+  test('has no unsuppressed AwsSolutions or Serverless errors', () => {
+    expect(findings(graphExportStack(), 'Error').filter((f) => !/\/AccessLogs\//.test(f))).toEqual([]);
+  });
+
+  test('has no unsuppressed AwsSolutions or Serverless warnings', () => {
+    expect(findings(graphExportStack(), 'Warning').filter((f) => !/\/AccessLogs\//.test(f))).toEqual([]);
+  });
+
+  test('adds exactly the suppressions of the export roles and of starting and cancelling exports', () => {
+    // Everything but what a stack with one default waiter has already.
+    const key = ({ type, id, appliesTo }: { type: string; id: string; appliesTo?: unknown }) => JSON.stringify({ type, id, appliesTo });
+    const waiterOnly = suppressions(defaultStack()).map(key);
+    const added = suppressions(graphExportStack()).filter((s) => {
+      const index = waiterOnly.indexOf(key(s));
+      if (index === -1) return true;
+      waiterOnly.splice(index, 1);
+      return false;
+    });
+    expect(waiterOnly).toEqual([]);
+    expect(added.map(({ type, id, appliesTo }) => ({ type, id, appliesTo }))).toEqual([
+      {
+        type: 'AWS::IAM::Policy',
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [{ regex: '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::my-exports\\/graph\\/daily\\/\\*$/' }],
+      },
+      {
+        type: 'AWS::IAM::Policy',
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+      },
+      {
+        type: 'AWS::IAM::Policy',
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+      },
+      {
+        type: 'AWS::IAM::Policy',
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [{ regex: expect.stringMatching(/^\/\^Resource::<Exports[0-9A-F]{8}\\\.Arn>\\\/weekly\\\/\\\*\$\/$/) }],
+      },
+    ]);
+    for (const { reason } of added) expect(reason.length).toBeGreaterThan(80);
+  });
+
+  test('a wildcard the user adds to the default export role is still reported', () => {
+    const stack = graphExportStack((_, graphExport) => {
+      graphExport.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::my-exports/other/*'] }));
+    });
+    expect(userFindings(stack)).toEqual([expect.stringMatching(/AwsSolutions-IAM5\[Resource::arn:aws:s3:::my-exports\/other\/\*\]/)]);
+  });
+
+  test('a role of your own gets no suppression from the construct', () => {
+    const stack = stackWith((s) => {
+      const role = new iam.Role(s, 'MyExportRole', { assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com') });
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: ['arn:aws:s3:::my-exports/*'] }));
+      new GraphExport(s, 'Export', {
+        graphId: 'g-0123456789',
+        destination: ExportDestination.fromS3Uri('s3://my-exports/'),
+        encryptionKey: kms.Key.fromKeyArn(s, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
+        role,
+      });
+    });
+    expect(findings(stack, 'Error')).toEqual([expect.stringMatching(/MyExportRole.*AwsSolutions-IAM5\[Resource::arn:aws:s3:::my-exports\/\*\]/)]);
   });
 });

@@ -485,3 +485,119 @@ describe('answerFor', () => {
     await expect(pending).rejects.toThrow(/stopped/);
   });
 });
+
+describe('WaitCondition handles and signals', () => {
+  const goodSignal = (overrides: Record<string, unknown> = {}) =>
+    JSON.stringify({ Status: 'SUCCESS', UniqueId: 't-abcdefghij', Data: '|a|b|', Reason: 'Export succeeded', ...overrides });
+
+  test('a handle URL looks like a presigned wait-condition URL, is stable per handle and is a secret', () => {
+    const url = cfn.waitConditionHandle('ExportSignal1234abcd');
+    expect(cfn.waitConditionHandle('ExportSignal1234abcd')).toBe(url);
+    const parsed = new URL(url);
+    expect(parsed.pathname.startsWith('/cloudformation-waitcondition-us-east-1/arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/harness-stack/')).toBe(true);
+    expect(parsed.pathname.endsWith('/ExportSignal1234abcd')).toBe(true);
+    expect(parsed.search).toMatch(/X-Amz-Expires=86399&.*X-Amz-Signature=[0-9a-f]{64}$/);
+    const other = cfn.waitConditionHandle('Other');
+    expect(other).not.toBe(url);
+    expect(cfn.secrets).toEqual([url, parsed.searchParams.get('X-Amz-Signature'), other, new URL(other).searchParams.get('X-Amz-Signature')]);
+  });
+
+  test('a correct signal is accepted, recorded apart from answers, and rendered as GetAtt Data', async () => {
+    const url = cfn.waitConditionHandle('Handle');
+    const pending = cfn.signalFor('Handle', 5000);
+    expect(await put(url, goodSignal())).toEqual({ status: 200 });
+    const signal = await pending;
+    expect(signal).toEqual({
+      handleLogicalId: 'Handle',
+      receivedAt: expect.any(Number),
+      body: JSON.parse(goodSignal()),
+      rawBytes: Buffer.byteLength(goodSignal()),
+      violations: [],
+    });
+    expect(cfn.signals()).toEqual([signal]);
+    expect(cfn.signals('Other')).toEqual([]);
+    expect(cfn.answers()).toEqual([]);
+    expect(cfn.attempts()).toEqual([]);
+    expect(cfn.violations).toEqual([]);
+    expect(cfn.waitConditionData('Handle')).toBe('{"t-abcdefghij":"|a|b|"}');
+  });
+
+  test('FAILURE with an empty Data and an empty Content-Type is fine', async () => {
+    const url = cfn.waitConditionHandle('Handle');
+    expect(await put(url, goodSignal({ Status: 'FAILURE', Data: '', Reason: 'failed' }), { headers: { 'Content-Type': '' } })).toEqual({ status: 200 });
+    expect(cfn.violations).toEqual([]);
+  });
+
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['Status FAILED (the custom-resource word)', { Status: 'FAILED' }, 'Status is "FAILED" (must be "SUCCESS" or "FAILURE")'],
+    ['no UniqueId', { UniqueId: undefined }, 'UniqueId missing'],
+    ['an empty UniqueId', { UniqueId: '' }, 'UniqueId is empty'],
+    ['a numeric UniqueId', { UniqueId: 7 }, 'UniqueId is not a string (got number)'],
+    ['Data as an object', { Data: { a: 1 } }, 'Data is not a string (got object)'],
+    ['no Data', { Data: undefined }, 'Data missing'],
+    ['no Reason', { Reason: undefined }, 'Reason missing'],
+  ];
+  test.each(cases)('%s is a violation', async (_name, overrides, expected) => {
+    const url = cfn.waitConditionHandle('Handle');
+    expect(await put(url, goodSignal(overrides))).toEqual({ status: 200 });
+    expect(cfn.violations).toEqual([`signal Handle: ${expected}`]);
+  });
+
+  test('a second signal with the same UniqueId is a violation; the data keeps the latest', async () => {
+    const url = cfn.waitConditionHandle('Handle');
+    await put(url, goodSignal());
+    await put(url, goodSignal({ Data: '|c|' }));
+    await put(url, goodSignal({ UniqueId: 'other', Data: 'x' }));
+    expect(cfn.violations).toEqual(['signal Handle: signalled more than once with UniqueId "t-abcdefghij" (accepted signal #2)']);
+    expect(JSON.parse(cfn.waitConditionData('Handle'))).toEqual({ 't-abcdefghij': '|c|', 'other': 'x' });
+    expect((await cfn.signalFor('Handle', 10)).body).toMatchObject({ Data: '|a|b|' });
+  });
+
+  test('transport rules are those of answers: PUT, Content-Length, no Content-Type, the exact URL', async () => {
+    const url = cfn.waitConditionHandle('Handle');
+    const { pathname, search } = new URL(url);
+    expect(await put(url, goodSignal(), { method: 'POST' })).toEqual({ status: 403 });
+    expect(await put(url, goodSignal(), { chunked: true })).toEqual({ status: 411 });
+    expect(await put(url, goodSignal(), { pathAndQuery: decodeURIComponent(pathname) + search })).toEqual({ status: 403 });
+    expect(await put(url, goodSignal(), { pathAndQuery: pathname + search.replace(/Signature=[0-9a-f]/, 'Signature=z') })).toEqual({ status: 403 });
+    expect(await put(url, goodSignal(), { headers: { 'Content-Type': 'application/json' } })).toEqual({ status: 200 });
+    expect(cfn.signals()).toHaveLength(1);
+    expect(cfn.signalAttempts().map((a) => [a.status, a.accepted])).toEqual([[403, false], [411, false], [403, false], [403, false], [200, true]]);
+    expect(cfn.violations).toEqual([
+      'signal Handle: method POST: signals must be sent with PUT',
+      'signal Handle: Transfer-Encoding: chunked (S3 refuses it with 411; send Content-Length)',
+      expect.stringMatching(/^signal Handle: path .* is not byte-for-byte the issued WaitConditionHandle URL path/),
+      'signal Handle: X-Amz-Signature does not match the issued WaitConditionHandle URL',
+      'signal Handle: Content-Type is "application/json" (must be absent or empty)',
+    ]);
+    for (const v of cfn.violations) for (const secret of cfn.secrets) expect(v).not.toContain(secret);
+  });
+
+  test('a signal to a handle never issued gets 403', async () => {
+    const url = cfn.waitConditionHandle('Handle');
+    expect(await put(url.replace('/Handle?', '/Nope?'), goodSignal())).toEqual({ status: 403 });
+    expect(cfn.violations).toEqual([expect.stringMatching(/^signal unknown-handle: unknown WaitConditionHandle path/)]);
+  });
+
+  test('faults can target one handle; answers are not affected', async () => {
+    const url = cfn.waitConditionHandle('Handle');
+    const e = cfn.event('Create', {});
+    cfn.fault({ kind: 'status5xx', times: 1, handleLogicalId: 'Handle' });
+    expect(await put(e.ResponseURL, JSON.stringify(goodAnswer(e)))).toEqual({ status: 200 });
+    expect(await put(url, goodSignal())).toEqual({ status: 503 });
+    expect(await put(url, goodSignal())).toEqual({ status: 200 });
+    expect(cfn.signalAttempts().map((a) => a.fault)).toEqual(['status5xx', undefined]);
+    expect(cfn.violations).toEqual([]);
+    expect(() => cfn.fault({ kind: 'reset', requestId: 'r', handleLogicalId: 'h' })).toThrow(/not both/);
+  });
+
+  test('signalFor rejects on timeout, for a handle never issued, and when the receiver stops', async () => {
+    cfn.waitConditionHandle('Handle');
+    await expect(cfn.signalFor('Handle', 50)).rejects.toThrow('no accepted signal to WaitConditionHandle Handle within 50 ms');
+    await expect(cfn.signalFor('Nope', 10_000)).rejects.toThrow(/never issued/);
+    expect(() => cfn.waitConditionData('Handle')).toThrow(/no signal/);
+    const pending = cfn.signalFor('Handle', 10_000);
+    await cfn.stop();
+    await expect(pending).rejects.toThrow(/stopped/);
+  });
+});

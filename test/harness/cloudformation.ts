@@ -12,6 +12,11 @@
  * need to know precisely what a handler got wrong, and a throw inside the server would
  * only surface as a hung request.
  *
+ * It also stands in for the presigned URL of an AWS::CloudFormation::WaitConditionHandle:
+ * `waitConditionHandle()` issues one, the server records the signals PUT to it and checks them
+ * against the signal contract, and `waitConditionData()` renders what `Fn::GetAtt <Condition>.Data`
+ * would return.
+ *
  * Only node:http and node:crypto are used so the harness has no dependency of its own.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -82,8 +87,41 @@ export interface ReceiverFault {
   kind: 'status5xx' | 'reset';
   /** How many requests this fault applies to. Default: unlimited until clearFaults(). */
   times?: number;
-  /** Only requests for this request id. Default: any request. */
+  /** Only answers for this request id (never signals). Default: any request. */
   requestId?: string;
+  /** Only signals to this WaitConditionHandle (never answers). Default: any request. */
+  handleLogicalId?: string;
+}
+
+/** One accepted (2xx) WaitCondition signal. */
+export interface RecordedSignal {
+  /** The logical id of the WaitConditionHandle the signal was PUT to. */
+  handleLogicalId: string;
+  /** Date.now() when the signal was fully received. */
+  receivedAt: number;
+  /** Parsed JSON, or the raw string if it did not parse. */
+  body: unknown;
+  rawBytes: number;
+  /** Contract violations found in this signal (empty if fine). Not prefixed. */
+  violations: string[];
+}
+
+/** Every request sent to a WaitConditionHandle URL, accepted or not. */
+export interface RecordedSignalAttempt extends RecordedSignal {
+  method: string;
+  /** Path of the request, without the query (it carries the signature). */
+  path: string;
+  status: number | 'reset';
+  accepted: boolean;
+  fault?: ReceiverFault['kind'];
+}
+
+/** The body of a WaitCondition signal, as `cfn-signal` and the documentation define it. */
+export interface SignalBody {
+  Status: 'SUCCESS' | 'FAILURE';
+  UniqueId: string;
+  Data: string;
+  Reason: string;
 }
 
 /** CloudFormation's limit on the whole response body. */
@@ -101,6 +139,15 @@ const BUCKET_PATH = '/cloudformation-custom-resource-response-useast1/';
 const DEFAULT_SERVICE_TOKEN = 'arn:aws:lambda:us-east-1:123456789012:function:waiter';
 /** Marker for violations on requests whose URL names no request id we could extract. */
 const UNKNOWN_REQUEST = 'unknown-request';
+/** Path-style bucket of the real us-east-1 WaitConditionHandle bucket. */
+const WAIT_CONDITION_BUCKET_PATH = '/cloudformation-waitcondition-us-east-1/';
+/** Marker for signals to a handle URL that was never issued. */
+const UNKNOWN_HANDLE = 'unknown-handle';
+/**
+ * The signal body is stored like an answer; CloudFormation documents no size limit for it. The
+ * handler keeps signals within the custom-resource limit, and so does this check (unverified).
+ */
+const MAX_SIGNAL_BYTES = 4096;
 
 /** What the receiver remembers about one issued event. */
 interface IssuedRequest {
@@ -122,10 +169,25 @@ interface Target {
   urlProblem?: string;
 }
 
-interface Waiter {
+interface Waiter<T = RecordedAnswer> {
   timer: NodeJS.Timeout;
-  resolve(answer: RecordedAnswer): void;
+  resolve(answer: T): void;
   reject(err: Error): void;
+}
+
+/** What the receiver remembers about one issued WaitConditionHandle. */
+interface IssuedHandle {
+  readonly logicalId: string;
+  readonly url: string;
+  readonly path: string;
+  readonly query: string;
+  readonly signature: string;
+}
+
+/** The handle a signal URL points at; `urlProblem` set means S3 would refuse the URL (403). */
+interface HandleTarget {
+  logicalId: string;
+  urlProblem?: string;
 }
 
 /**
@@ -159,6 +221,11 @@ export class CloudFormationReceiver {
   private readonly recordedAttempts: RecordedAttempt[] = [];
   private readonly accepted: RecordedAnswer[] = [];
   private readonly waiters = new Map<string, Waiter[]>();
+  private readonly handlesByPath = new Map<string, IssuedHandle>();
+  private readonly handlesById = new Map<string, IssuedHandle>();
+  private readonly recordedSignalAttempts: RecordedSignalAttempt[] = [];
+  private readonly acceptedSignals: RecordedSignal[] = [];
+  private readonly signalWaiters = new Map<string, Array<Waiter<RecordedSignal>>>();
   private faults: ReceiverFault[] = [];
   private stopped = false;
 
@@ -262,10 +329,89 @@ export class CloudFormationReceiver {
     });
   }
 
+  // -------------------------------------------------------------------------------------------
+  // WaitCondition handles and signals
+
+  /**
+   * The presigned-looking URL of a WaitConditionHandle, what `Ref` of the handle returns. The same
+   * handle always gets the same URL (CloudFormation creates it once). The URL and its signature
+   * are added to `secrets`: like a ResponseURL, whoever holds it can signal.
+   */
+  public waitConditionHandle(logicalId: string): string {
+    const existing = this.handlesById.get(logicalId);
+    if (existing) return existing.url;
+    if (this.stopped) throw new Error('CloudFormationReceiver is stopped');
+    // The real URL names the stack ARN (':' encoded, '/' kept) and the handle's logical id.
+    const stackPart = encodeURIComponent(this.stackId).replace(/%2F/g, '/');
+    const path = `${WAIT_CONDITION_BUCKET_PATH}${stackPart}/${encodeURIComponent(logicalId)}`;
+    const { query, signature } = this.presignQuery('86399');
+    const url = `http://127.0.0.1:${this.port}${path}?${query}`;
+    const handle: IssuedHandle = { logicalId, url, path, query, signature };
+    this.handlesByPath.set(path, handle);
+    this.handlesById.set(logicalId, handle);
+    this.secrets.push(url, signature);
+    return url;
+  }
+
+  /** Accepted (2xx) signals, in arrival order; optionally only those to one handle. */
+  public signals(handleLogicalId?: string): RecordedSignal[] {
+    return this.acceptedSignals.filter((s) => handleLogicalId === undefined || s.handleLogicalId === handleLogicalId);
+  }
+
+  /** Every request sent to a handle URL (accepted, refused or faulted), in arrival order. */
+  public signalAttempts(handleLogicalId?: string): RecordedSignalAttempt[] {
+    return this.recordedSignalAttempts.filter((s) => handleLogicalId === undefined || s.handleLogicalId === handleLogicalId);
+  }
+
+  /** Resolves with the first accepted signal to the handle; rejects after timeoutMs or on stop(). */
+  public signalFor(handleLogicalId: string, timeoutMs = DEFAULT_ANSWER_TIMEOUT_MS): Promise<RecordedSignal> {
+    const existing = this.acceptedSignals.find((s) => s.handleLogicalId === handleLogicalId);
+    if (existing) return Promise.resolve(existing);
+    if (!this.handlesById.has(handleLogicalId)) {
+      return Promise.reject(new Error(`WaitConditionHandle ${handleLogicalId} was never issued by this receiver`));
+    }
+    if (this.stopped) return Promise.reject(new Error('CloudFormationReceiver is stopped'));
+    return new Promise<RecordedSignal>((resolve, reject) => {
+      const waiter: Waiter<RecordedSignal> = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const list = (this.signalWaiters.get(handleLogicalId) ?? []).filter((w) => w !== waiter);
+          if (list.length > 0) this.signalWaiters.set(handleLogicalId, list);
+          else this.signalWaiters.delete(handleLogicalId);
+          reject(new Error(`no accepted signal to WaitConditionHandle ${handleLogicalId} within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      const list = this.signalWaiters.get(handleLogicalId) ?? [];
+      list.push(waiter);
+      this.signalWaiters.set(handleLogicalId, list);
+    });
+  }
+
+  /**
+   * What `Fn::GetAtt <WaitCondition>.Data` returns once the condition received its signals: the
+   * JSON text of an object mapping each signal's UniqueId to its Data (a later signal with the same
+   * UniqueId replaces the earlier one). Signals whose body is not an object with a string UniqueId
+   * are left out. Throws when the handle got no signal: the attribute does not exist yet.
+   */
+  public waitConditionData(handleLogicalId: string): string {
+    const signals = this.signals(handleLogicalId);
+    if (signals.length === 0) throw new Error(`WaitConditionHandle ${handleLogicalId} has received no signal`);
+    const data: Record<string, string> = {};
+    for (const { body } of signals) {
+      if (!isRecord(body) || typeof body.UniqueId !== 'string') continue;
+      data[body.UniqueId] = typeof body.Data === 'string' ? body.Data : '';
+    }
+    return JSON.stringify(data);
+  }
+
   /** Injects a fault. Faults are consulted in the order added; the first matching one applies. */
   public fault(f: ReceiverFault): void {
     if (f.times !== undefined && (!Number.isInteger(f.times) || f.times < 1)) {
       throw new Error(`fault times must be a positive integer, got ${f.times}`);
+    }
+    if (f.requestId !== undefined && f.handleLogicalId !== undefined) {
+      throw new Error('a fault applies to answers (requestId) or to signals (handleLogicalId), not both');
     }
     this.faults.push({ ...f });
   }
@@ -285,6 +431,13 @@ export class CloudFormationReceiver {
       }
     }
     this.waiters.clear();
+    for (const [logicalId, list] of this.signalWaiters) {
+      for (const w of list) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`receiver stopped before WaitConditionHandle ${logicalId} was signalled`));
+      }
+    }
+    this.signalWaiters.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // close() alone waits for keep-alive sockets to time out; tests must not wait for that.
     this.server.closeAllConnections();
@@ -299,6 +452,12 @@ export class CloudFormationReceiver {
     // encodeURIComponent turns ':' '/' '|' into %3A %2F %7C, which the client must send back unchanged.
     const key = `${this.stackId}|${logicalResourceId}|${requestId}`;
     const path = BUCKET_PATH + encodeURIComponent(key);
+    const { query, signature } = this.presignQuery('7199');
+    return { path, query, signature };
+  }
+
+  /** The query of a presigned-looking S3 URL, with a fresh random signature. */
+  private presignQuery(expires: string): { query: string; signature: string } {
     const now = new Date();
     const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, ''); // 20240101T120000Z
     const accessKeyId = 'AKIA' + randomBytes(10).toString('hex').toUpperCase().slice(0, 16);
@@ -306,16 +465,19 @@ export class CloudFormationReceiver {
     let signature: string;
     do {
       signature = randomBytes(32).toString('hex');
-    } while ([...this.issuedById.values()].some((i) => i.signature === signature));
+    } while (
+      [...this.issuedById.values()].some((i) => i.signature === signature)
+      || [...this.handlesById.values()].some((h) => h.signature === signature)
+    );
     const query = [
       'X-Amz-Algorithm=AWS4-HMAC-SHA256',
       `X-Amz-Date=${amzDate}`,
       'X-Amz-SignedHeaders=host',
-      'X-Amz-Expires=7199',
+      `X-Amz-Expires=${expires}`,
       `X-Amz-Credential=${credential}`,
       `X-Amz-Signature=${signature}`,
     ].join('&');
-    return { path, query, signature };
+    return { query, signature };
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -334,7 +496,8 @@ export class CloudFormationReceiver {
     // recorded as an answer, but the broken attempt is a fact worth keeping.
     req.on('close', () => {
       if (!req.complete) {
-        const { requestId } = this.resolveTarget(req.url ?? '');
+        const handle = this.resolveHandle(req.url ?? '');
+        const { requestId } = handle ? { requestId: `signal ${handle.logicalId}` } : this.resolveTarget(req.url ?? '');
         this.violations.push(`${requestId}: connection closed before the body was complete (${rawBytes} bytes received)`);
       }
     });
@@ -344,6 +507,8 @@ export class CloudFormationReceiver {
     const receivedAt = Date.now();
     const method = req.method ?? '';
     const rawUrl = req.url ?? '';
+    const handle = this.resolveHandle(rawUrl);
+    if (handle) return this.onSignal(req, res, handle, { receivedAt, body, rawBytes, wholeBody });
     const target = this.resolveTarget(rawUrl);
     const violations: string[] = [];
     // The first refusal wins, roughly in the order S3 evaluates a request.
@@ -400,7 +565,7 @@ export class CloudFormationReceiver {
 
     // Faults stand for S3 or the network failing, so they override whatever S3 would have said,
     // but the body's own violations are still the handler's and stay recorded.
-    const fault = this.takeFault(target.requestId);
+    const fault = this.takeFault((f) => f.handleLogicalId === undefined && (f.requestId === undefined || f.requestId === target.requestId));
     let finalStatus: number | 'reset' = status;
     if (fault?.kind === 'status5xx') finalStatus = 503;
     if (fault?.kind === 'reset') finalStatus = 'reset';
@@ -476,8 +641,131 @@ export class CloudFormationReceiver {
     return { requestId: issued.requestId, issued, urlProblem };
   }
 
-  private takeFault(requestId: string): ReceiverFault | undefined {
-    const index = this.faults.findIndex((f) => f.requestId === undefined || f.requestId === requestId);
+  /**
+   * Records a signal PUT to a WaitConditionHandle URL and checks it: the same transport rules as an
+   * answer (PUT, the exact URL, Content-Length, no Content-Type), and the signal body's contract:
+   * a JSON object with Status SUCCESS or FAILURE, a non-empty UniqueId, and Data and Reason as
+   * strings; at most one accepted signal per UniqueId.
+   */
+  private onSignal(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    target: HandleTarget,
+    received: { receivedAt: number; body: Buffer; rawBytes: number; wholeBody: boolean },
+  ): void {
+    const { receivedAt, body, rawBytes, wholeBody } = received;
+    const method = req.method ?? '';
+    const violations: string[] = [];
+    let status = 200;
+    const refuse = (code: number) => {
+      if (status === 200) status = code;
+    };
+    if (method !== 'PUT') {
+      violations.push(`method ${method}: signals must be sent with PUT`);
+      refuse(403);
+    }
+    if (target.urlProblem) {
+      violations.push(target.urlProblem);
+      refuse(403);
+    }
+    const transferEncoding = req.headers['transfer-encoding'];
+    if (transferEncoding !== undefined && /chunked/i.test(transferEncoding)) {
+      violations.push('Transfer-Encoding: chunked (S3 refuses it with 411; send Content-Length)');
+      refuse(411);
+    } else if (req.headers['content-length'] === undefined) {
+      violations.push('Content-Length header missing');
+      refuse(411);
+    }
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined && contentType !== '') {
+      violations.push(`Content-Type is ${show(contentType)} (must be absent or empty)`);
+    }
+    if (rawBytes > MAX_SIGNAL_BYTES) violations.push(`body is ${rawBytes} bytes (limit ${MAX_SIGNAL_BYTES})`);
+
+    const text = body.toString('utf8');
+    let parsed: unknown = text;
+    if (wholeBody) {
+      try {
+        parsed = JSON.parse(text);
+        violations.push(...checkSignalBody(parsed));
+      } catch {
+        violations.push('body is not valid JSON');
+      }
+    }
+
+    const fault = this.takeFault((f) => f.requestId === undefined && (f.handleLogicalId === undefined || f.handleLogicalId === target.logicalId));
+    let finalStatus: number | 'reset' = status;
+    if (fault?.kind === 'status5xx') finalStatus = 503;
+    if (fault?.kind === 'reset') finalStatus = 'reset';
+    const accepted = typeof finalStatus === 'number' && finalStatus >= 200 && finalStatus < 300 && !target.urlProblem;
+
+    if (accepted && isRecord(parsed) && typeof parsed.UniqueId === 'string') {
+      const uniqueId = parsed.UniqueId;
+      const previous = this.acceptedSignals
+        .filter((s) => s.handleLogicalId === target.logicalId && isRecord(s.body) && s.body.UniqueId === uniqueId).length;
+      if (previous > 0) violations.push(`signalled more than once with UniqueId ${show(uniqueId)} (accepted signal #${previous + 1})`);
+    }
+
+    this.recordedSignalAttempts.push({
+      handleLogicalId: target.logicalId,
+      receivedAt,
+      body: parsed,
+      rawBytes,
+      violations,
+      method,
+      path: (req.url ?? '').split('?')[0],
+      status: finalStatus,
+      accepted,
+      ...(fault ? { fault: fault.kind } : {}),
+    });
+    this.violations.push(...violations.map((v) => `signal ${target.logicalId}: ${v}`));
+    if (accepted) {
+      const signal: RecordedSignal = { handleLogicalId: target.logicalId, receivedAt, body: parsed, rawBytes, violations };
+      this.acceptedSignals.push(signal);
+      for (const w of this.signalWaiters.get(target.logicalId) ?? []) {
+        clearTimeout(w.timer);
+        w.resolve(signal);
+      }
+      this.signalWaiters.delete(target.logicalId);
+    }
+
+    if (finalStatus === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    respond(res, finalStatus);
+  }
+
+  /**
+   * The WaitConditionHandle a raw URL targets, or undefined when the URL is not a handle URL at all
+   * (then it is treated as a custom-resource answer). Byte-exact, as for answers.
+   */
+  private resolveHandle(rawUrl: string): HandleTarget | undefined {
+    const q = rawUrl.indexOf('?');
+    const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const query = q === -1 ? undefined : rawUrl.slice(q + 1);
+    let handle = this.handlesByPath.get(path);
+    if (!handle) {
+      const decoded = safeDecode(path);
+      if (!decoded.startsWith(WAIT_CONDITION_BUCKET_PATH)) return undefined;
+      handle = [...this.handlesById.values()].find((h) => safeDecode(h.path) === decoded);
+      if (!handle) return { logicalId: UNKNOWN_HANDLE, urlProblem: `unknown WaitConditionHandle path ${show(path, PATH_SHOWN)}` };
+      return {
+        logicalId: handle.logicalId,
+        urlProblem: `path ${show(path, PATH_SHOWN)} is not byte-for-byte the issued WaitConditionHandle URL path (it was re-encoded)`,
+      };
+    }
+    if (query === handle.query) return { logicalId: handle.logicalId };
+    const signatures = (query ?? '').split('&').filter((p) => p.startsWith('X-Amz-Signature=')).map((p) => p.slice('X-Amz-Signature='.length));
+    let urlProblem: string;
+    if (signatures.length === 0) urlProblem = 'X-Amz-Signature missing from the query string';
+    else if (signatures.length > 1 || signatures[0] !== handle.signature) urlProblem = 'X-Amz-Signature does not match the issued WaitConditionHandle URL';
+    else urlProblem = 'query string differs from the issued WaitConditionHandle URL (it must be sent byte-for-byte)';
+    return { logicalId: handle.logicalId, urlProblem };
+  }
+
+  private takeFault(applies: (f: ReceiverFault) => boolean): ReceiverFault | undefined {
+    const index = this.faults.findIndex(applies);
     if (index === -1) return undefined;
     const f = this.faults[index];
     if (f.times !== undefined) {
@@ -552,6 +840,26 @@ function checkAnswerBody(body: unknown, issued: IssuedRequest | undefined): stri
   }
   return v;
 }
+
+/** Checks a parsed signal body against the WaitCondition signal contract. */
+function checkSignalBody(body: unknown): string[] {
+  if (!isRecord(body)) return [`body is not a JSON object (got ${describeType(body)})`];
+  const v: string[] = [];
+  if (body.Status !== 'SUCCESS' && body.Status !== 'FAILURE') {
+    v.push(`Status is ${show(body.Status)} (must be "SUCCESS" or "FAILURE")`);
+  }
+  if (body.UniqueId === undefined) v.push('UniqueId missing');
+  else if (typeof body.UniqueId !== 'string') v.push(`UniqueId is not a string (got ${describeType(body.UniqueId)})`);
+  else if (body.UniqueId === '') v.push('UniqueId is empty');
+  for (const field of ['Data', 'Reason']) {
+    if (body[field] === undefined) v.push(`${field} missing`);
+    else if (typeof body[field] !== 'string') v.push(`${field} is not a string (got ${describeType(body[field])})`);
+  }
+  return v;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Writes a minimal S3-like answer: empty on success, an XML error otherwise. */
 function respond(res: http.ServerResponse, status: number): void {

@@ -4,6 +4,12 @@
  * assets/); real AWS SDK v3 clients over HTTP to a Neptune Analytics emulator and to a small local
  * Step Functions endpoint; and a CloudFormation stand-in that checks every answer.
  *
+ * Long-wait mode works too: Ref of a WaitConditionHandle (the `SignalURL` property) resolves to a
+ * handle URL of the CloudFormation stand-in, which records and checks the signals, and the template's
+ * Fn::Select/Fn::Split of the WaitCondition's Data can be evaluated against them. The other Refs and
+ * Fn::GetAtts in a waiter's properties (a GraphExport's role, key, bucket, graph) resolve to plausible
+ * physical values, or to the ones a test gives (`resourceValues`).
+ *
  * Time is virtual. The emulator's clock moves only when the state machine waits (a Wait state or a
  * Retry pause, advanced by what the definition asks for) and `Date` is faked to follow it, so the
  * handler's deadline, the loop's `$$.State.EnteredTime` and the emulator agree, and a two-hour export
@@ -24,9 +30,11 @@ import {
 import { install } from '@sinonjs/fake-timers';
 import { Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
-import { CloudFormationReceiver, CustomResourceEvent, RecordedAnswer, RequestType } from './cloudformation';
+import { CloudFormationReceiver, CustomResourceEvent, RecordedAnswer, RecordedSignal, RequestType } from './cloudformation';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
-import { asCloudFormationSends, resolve, resourcesOfType, Template } from './template';
+import {
+  asCloudFormationSends, evaluateSelectSplit, plausibleResourceValues, Pseudo, resolve, resolvePartially, ResourceValues, resourcesOfType, Template,
+} from './template';
 
 type InstalledClock = ReturnType<typeof install>;
 
@@ -43,6 +51,10 @@ export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'lambda
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
 const CREDENTIALS = { accessKeyId: 'AKIDLOCALHARNESS', secretAccessKey: 'local-harness-secret' };
 const WAITER_TYPE_PREFIX = 'Custom::';
+/** The environment variable that tells the waiter's handler its state machine (src/constants.ts Env). */
+const WAITER_FUNCTION_ENV = 'WAIT_LOOP_STATE_MACHINE_ARN';
+const WAIT_CONDITION_HANDLE = 'AWS::CloudFormation::WaitConditionHandle';
+const WAIT_CONDITION = 'AWS::CloudFormation::WaitCondition';
 
 type Json = Record<string, unknown>;
 /** A resolved Amazon States Language definition (JSON). */
@@ -89,6 +101,13 @@ export interface LocalDeploymentOptions {
    * @default 0 - pauses take no real time: the clock jumps to their end
    */
   readonly realMsPerVirtualSecond?: number;
+  /**
+   * Physical values of the template's resources (what Ref and Fn::GetAtt return), by logical id,
+   * used when `event()` resolves a resource's properties. They replace the plausible values the
+   * harness derives itself (see `plausibleResourceValues`): a role ARN, a KMS key ARN, a bucket name...
+   * @default - plausible values; WaitConditionHandles resolve to the receiver's handle URL
+   */
+  readonly resourceValues?: Record<string, ResourceValues>;
 }
 
 /** Real milliseconds between two steps of the virtual clock during a paced pause. */
@@ -120,8 +139,11 @@ export class LocalDeployment {
   public readonly stateMachineArn: string;
   public readonly functionArn: string;
 
+  private readonly functionId: string;
   private readonly definition: StateMachineDefinition;
   private readonly handlerEnvironment: Record<string, string>;
+  /** What Ref and Fn::GetAtt in the waiters' properties resolve to. */
+  private readonly propertyValues: Pseudo;
   private readonly functionTimeoutMs: number;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly neptune: NeptuneGraphClient;
@@ -141,13 +163,17 @@ export class LocalDeployment {
     public readonly cloudFormation: CloudFormationReceiver,
     private readonly options: LocalDeploymentOptions,
   ) {
-    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    // The waiter's function is the one that knows the wait loop; others (a bucket's
+    // autoDeleteObjects provider, say) are not part of the waiter.
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, props]) =>
+      ((props.Environment as { Variables?: Json } | undefined)?.Variables ?? {})[WAITER_FUNCTION_ENV] !== undefined);
     const machines = resourcesOfType(template, 'AWS::StepFunctions::StateMachine');
     if (functions.length !== 1 || machines.length !== 1) {
-      throw new Error(`Expected one waiter function and one state machine, found ${functions.length} and ${machines.length}`);
+      throw new Error(`Expected one waiter function (with ${WAITER_FUNCTION_ENV}) and one state machine, found ${functions.length} and ${machines.length}`);
     }
     const [functionId, functionProps] = functions[0];
     const [machineId, machineProps] = machines[0];
+    this.functionId = functionId;
     this.functionArn = `arn:aws:lambda:${PSEUDO.region}:${PSEUDO.account}:function:${functionId}`;
     this.stateMachineArn = `arn:aws:states:${PSEUDO.region}:${PSEUDO.account}:stateMachine:${String(machineProps.StateMachineName ?? machineId)}`;
     const pseudo = { ...PSEUDO, arns: { [functionId]: this.functionArn, [machineId]: this.stateMachineArn } };
@@ -155,6 +181,7 @@ export class LocalDeployment {
     this.definition = options.transformDefinition ? options.transformDefinition(definition) : definition;
     const environment = (functionProps.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
     this.handlerEnvironment = Object.fromEntries(Object.entries(resolve(environment, pseudo) as Json).map(([k, v]) => [k, String(v)]));
+    this.propertyValues = this.physicalValues(pseudo.arns);
     this.functionTimeoutMs = Number(functionProps.Timeout ?? 3) * 1000;
     this.neptune = new NeptuneGraphClient({
       endpoint: emulator.endpoint,
@@ -173,25 +200,36 @@ export class LocalDeployment {
     return this.definition;
   }
 
-  /** Logical ids and properties of the waiters (custom resources) in the template. */
+  /** Logical ids and properties of the waiters (the custom resources served by the waiter function). */
   public waiters(): Array<{ logicalId: string; type: string; properties: Json }> {
     return Object.entries(this.template.Resources)
-      .filter(([, r]) => r.Type.startsWith(WAITER_TYPE_PREFIX))
+      .filter(([, r]) => r.Type.startsWith(WAITER_TYPE_PREFIX) && this.servedByWaiter(r.Properties?.ServiceToken))
       .map(([logicalId, r]) => ({ logicalId, type: r.Type, properties: (r.Properties ?? {}) as Json }));
   }
 
   /**
+   * A waiter's properties as CloudFormation sends them: intrinsics resolved (the export role's and
+   * key's ARNs, the bucket name, the graph id; `SignalURL` to the receiver's WaitConditionHandle
+   * URL), every scalar a string, the service token included. Useful to build `oldProperties`.
+   * An intrinsic the harness cannot resolve (a parameter without a default) is sent unresolved.
+   */
+  public properties(logicalId?: string): Json {
+    return this.resolvedProperties(this.waiter(logicalId).properties, []);
+  }
+
+  /**
    * A CloudFormation event for one of the template's waiters, with its properties as CloudFormation
-   * sends them (strings), the service token resolved, and optional overrides.
+   * sends them (see `properties()`), and optional overrides. Overrides replace whole top-level
+   * properties and are sent exactly as given; the replaced template values are not resolved (so a
+   * Ref the harness cannot resolve, such as a parameter without a default, can be overridden).
    */
   public event(
     type: RequestType,
     options: { logicalId?: string; properties?: Json; physicalResourceId?: string; oldProperties?: Json; requestId?: string } = {},
   ): CustomResourceEvent {
-    const waiter = options.logicalId ? this.waiters().find((w) => w.logicalId === options.logicalId) : this.waiters()[0];
-    if (!waiter) throw new Error(`No waiter ${options.logicalId ?? ''} in the template`);
+    const waiter = this.waiter(options.logicalId);
     const properties = {
-      ...(asCloudFormationSends({ ...waiter.properties, ServiceToken: this.functionArn }) as Json),
+      ...this.resolvedProperties(waiter.properties, Object.keys(options.properties ?? {})),
       ...options.properties,
     };
     return this.cloudFormation.event(type, properties, {
@@ -201,6 +239,41 @@ export class LocalDeployment {
       oldProperties: options.oldProperties,
       serviceToken: this.functionArn,
       requestId: options.requestId,
+    });
+  }
+
+  // WaitConditions (long-wait mode) ------------------------------------------------------------
+
+  /** The template's WaitConditions: logical id, the handle it waits on, and its properties. */
+  public waitConditions(): Array<{ logicalId: string; handleLogicalId: string; properties: Json; dependsOn: string[] }> {
+    return Object.entries(this.template.Resources)
+      .filter(([, r]) => r.Type === WAIT_CONDITION)
+      .map(([logicalId, r]) => {
+        const handle = (r.Properties?.Handle as { Ref?: string } | undefined)?.Ref;
+        if (typeof handle !== 'string') throw new Error(`WaitCondition ${logicalId} has no Handle { Ref: <handle> }`);
+        const dependsOn = r.DependsOn === undefined ? [] : ([] as string[]).concat(r.DependsOn);
+        return { logicalId, handleLogicalId: handle, properties: (r.Properties ?? {}) as Json, dependsOn };
+      });
+  }
+
+  /** Resolves with the first accepted signal to the WaitCondition's handle (real milliseconds). */
+  public signalFor(conditionLogicalId?: string, timeoutMs = 20_000): Promise<RecordedSignal> {
+    return this.cloudFormation.signalFor(this.waitCondition(conditionLogicalId).handleLogicalId, timeoutMs);
+  }
+
+  /** What `Fn::GetAtt <WaitCondition>.Data` returns now: `{"<UniqueId>":"<Data>"}`. */
+  public waitConditionData(conditionLogicalId?: string): string {
+    return this.cloudFormation.waitConditionData(this.waitCondition(conditionLogicalId).handleLogicalId);
+  }
+
+  /**
+   * Evaluates a template expression `Fn::Select(i, Fn::Split(sep, Fn::GetAtt [<WaitCondition>, Data]))`
+   * (how a long-wait attribute reaches the template) against the signals received so far.
+   */
+  public evaluateWaitConditionAttribute(expression: unknown): string {
+    return evaluateSelectSplit(expression, (logicalId, attribute) => {
+      if (attribute !== 'Data') throw new Error(`A WaitCondition has no attribute ${attribute} the harness renders`);
+      return this.waitConditionData(logicalId);
     });
   }
 
@@ -251,6 +324,8 @@ export class LocalDeployment {
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_SFN: this.sfnEndpoint,
+      // The handler calls Neptune Analytics itself when a GraphExport with cancelOnDelete is deleted.
+      AWS_ENDPOINT_URL_NEPTUNE_GRAPH: this.emulator.endpoint,
     };
     for (const [key, value] of Object.entries(env)) {
       this.savedEnv[key] = process.env[key];
@@ -258,6 +333,51 @@ export class LocalDeployment {
     }
     this.clock.fake = install({ toFake: ['Date'], now: this.clock.now() * 1000 });
     this.captureConsole();
+  }
+
+  private waiter(logicalId?: string): { logicalId: string; type: string; properties: Json } {
+    const waiter = logicalId ? this.waiters().find((w) => w.logicalId === logicalId) : this.waiters()[0];
+    if (!waiter) throw new Error(`No waiter ${logicalId ?? ''} in the template`);
+    return waiter;
+  }
+
+  private waitCondition(logicalId?: string): { logicalId: string; handleLogicalId: string } {
+    const conditions = this.waitConditions();
+    const condition = logicalId ? conditions.find((c) => c.logicalId === logicalId) : conditions[0];
+    if (!condition) throw new Error(`No WaitCondition ${logicalId ?? ''} in the template`);
+    if (!logicalId && conditions.length > 1) throw new Error(`The template has ${conditions.length} WaitConditions: name one`);
+    return condition;
+  }
+
+  /** Whether a ServiceToken names the waiter function ({ Fn::GetAtt: [<function>, Arn] } or its ARN). */
+  private servedByWaiter(serviceToken: unknown): boolean {
+    if (serviceToken === this.functionArn) return true;
+    const getAtt = (serviceToken as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+    return Array.isArray(getAtt) && getAtt[0] === this.functionId && getAtt[1] === 'Arn';
+  }
+
+  /** Properties of a resource resolved as CloudFormation sends them, leaving out the keys given. */
+  private resolvedProperties(properties: Json, except: string[]): Json {
+    const kept = Object.fromEntries(Object.entries({ ...properties, ServiceToken: this.functionArn }).filter(([key]) => !except.includes(key)));
+    return asCloudFormationSends(resolvePartially(kept, this.propertyValues)) as Json;
+  }
+
+  /** Ref and Fn::GetAtt values for the template's resources: plausible, overridden, handles issued by the receiver. */
+  private physicalValues(arns: Record<string, string>): Pseudo {
+    const values: Record<string, ResourceValues> = { ...plausibleResourceValues(this.template, PSEUDO), ...this.options.resourceValues };
+    const refs: Record<string, string> = {};
+    const attributes: Record<string, Record<string, string>> = {};
+    for (const [logicalId, value] of Object.entries(values)) {
+      if (value.ref !== undefined) refs[logicalId] = value.ref;
+      if (value.attributes) attributes[logicalId] = value.attributes;
+    }
+    for (const [logicalId, resource] of Object.entries(this.template.Resources)) {
+      // Ref of a WaitConditionHandle is its presigned URL, unless a test gave its own.
+      if (resource.Type === WAIT_CONDITION_HANDLE && this.options.resourceValues?.[logicalId]?.ref === undefined) {
+        refs[logicalId] = this.cloudFormation.waitConditionHandle(logicalId);
+      }
+    }
+    return { ...PSEUDO, arns, refs, attributes };
   }
 
   private captureConsole(): void {
@@ -351,7 +471,7 @@ export class LocalDeployment {
   private async execute(record: ExecutionRecord, input: unknown): Promise<void> {
     let stateMachine: LocalStateMachine;
     try {
-      stateMachine = new StateMachine(this.definition as never);
+      stateMachine = new StateMachine(asInterpreterRuns(this.definition) as never);
     } catch (error) {
       record.status = 'FAILED';
       record.error = `Invalid definition: ${(error as Error).message}`;
@@ -507,6 +627,32 @@ function changeKeys(value: unknown, rename: (key: string) => string, isMap = fal
   return Object.fromEntries(
     Object.entries(value as Json).map(([key, v]) => [isMap ? key : rename(key), changeKeys(v, rename, !isMap && MAP_MEMBERS.has(key))]),
   );
+}
+
+/** Type tests of Choice rules that aws-local-stepfunctions 3.0.0 evaluates wrongly when false. */
+const TYPE_TESTS = ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
+
+/**
+ * The definition as the interpreter must be given it to behave like Step Functions. aws-local-stepfunctions
+ * 3.0.0 evaluates a type test such as `{ "Variable": "$.x", "IsNull": false }` as `false && ...`, i.e.
+ * always false, where Step Functions means "is not null". Each such rule is rewritten to the equivalent
+ * `{ "Not": { "Variable": "$.x", "IsNull": true } }`, which it evaluates correctly. Nothing else changes.
+ */
+function asInterpreterRuns(definition: StateMachineDefinition): StateMachineDefinition {
+  const rewrite = (rule: unknown): unknown => {
+    if (Array.isArray(rule)) return rule.map(rewrite);
+    if (rule === null || typeof rule !== 'object') return rule;
+    const r = rule as Json;
+    const test = TYPE_TESTS.find((name) => r[name] === false);
+    if (test && typeof r.Variable === 'string') {
+      const { Next, ...condition } = r;
+      return { Not: { ...condition, [test]: true }, ...(Next === undefined ? {} : { Next }) };
+    }
+    return Object.fromEntries(Object.entries(r).map(([key, value]) => [key, ['And', 'Or', 'Not', 'Choices'].includes(key) ? rewrite(value) : value]));
+  };
+  const states = Object.fromEntries(Object.entries(definition.States).map(([name, state]) =>
+    [name, state.Type === 'Choice' ? { ...state, Choices: rewrite(state.Choices) } : state]));
+  return { ...definition, States: states };
 }
 
 function namedError(name: string, message: string): Error {

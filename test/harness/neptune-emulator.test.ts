@@ -452,6 +452,16 @@ describe('CancelExportTask', () => {
     expect(await rejection(client().send(new CancelExportTaskCommand({ taskIdentifier: 't-0000000000' })))).toBeInstanceOf(ResourceNotFoundException);
   });
 
+  test('CancelExportTask leaves the task CANCELLING for the cancellingSeconds of its script', async () => {
+    const quick = emulator.addTask({ initializingSeconds: 0, exportingSeconds: 100, cancellingSeconds: 0 });
+    expect((await client().send(new CancelExportTaskCommand({ taskIdentifier: quick.taskId }))).status).toBe('CANCELLED');
+    emulator.startDefaults = { exportingSeconds: 100, cancellingSeconds: 10 };
+    const started = await client().send(new StartExportTaskCommand(validStart()));
+    expect((await client().send(new CancelExportTaskCommand({ taskIdentifier: started.taskId }))).status).toBe('CANCELLING');
+    emulator.clock.advance(10);
+    expect((await get(started.taskId!)).status).toBe('CANCELLED');
+  });
+
   test('EmulatedTask.cancel() during INITIALIZING leaves no details and honours cancellingSeconds', async () => {
     const task = emulator.addTask({ initializingSeconds: 30 });
     task.cancel(5);
@@ -665,5 +675,17 @@ describe('fault injection', () => {
     expect(() => emulator.fault({ kind: 'throttle', probability: 2 })).toThrow(/probability/);
     expect(() => emulator.fault({ kind: 'throttle', times: -1 })).toThrow(/times/);
     expect(() => emulator.fault({ kind: 'throttle', between: [10, 5] })).toThrow(/between/);
+  });
+});
+
+describe('recorded calls', () => {
+  test('StartExportTask records the request body as received (camelCase, maps untouched)', async () => {
+    const input = validStart({ tags: { 'cost-center': '42' }, exportFilter: { vertexFilter: { Person: { properties: { full_name: { outputType: 'String' } } } } } });
+    const out = await client().send(new StartExportTaskCommand(input));
+    const [call] = emulator.calls;
+    expect(call).toMatchObject({ operation: 'StartExportTask', httpStatus: 201, taskId: out.taskId });
+    expect(emulator.requestOf(call)).toEqual(input);
+    await get(out.taskId!);
+    expect(emulator.requestOf(emulator.calls[1])).toBeUndefined();
   });
 });

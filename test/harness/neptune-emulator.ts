@@ -82,7 +82,7 @@ export interface TaskScript {
    * Unlike calling `cancel()`, this needs no test code to run at the right virtual moment.
    */
   cancelAfterSeconds?: number;
-  /** How long a scripted cancel stays CANCELLING. @default 60 */
+  /** How long a cancel (scripted, or by CancelExportTask) stays CANCELLING. @default 60 */
   cancellingSeconds?: number;
   vertices?: number;
   edges?: number;
@@ -270,6 +270,11 @@ class ScriptedTask implements EmulatedTask {
     return this.script.graphId;
   }
 
+  /** How long a CancelExportTask leaves the task CANCELLING. */
+  public get cancellingSecondsOnRequest(): number {
+    return this.script.cancellingSeconds;
+  }
+
   public status(): Phase {
     return this.phaseAt(this.clock.now());
   }
@@ -436,6 +441,7 @@ export class NeptuneGraphEmulator {
   private readonly idRng: Prng;
   private readonly faultRng: Prng;
   private readonly tasks = new Map<string, ScriptedTask>();
+  private readonly requestBodies = new WeakMap<RecordedCall, unknown>();
   private readonly rules: ArmedRule[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private taskSeq = 0;
@@ -468,6 +474,14 @@ export class NeptuneGraphEmulator {
 
   public task(taskId: string): EmulatedTask | undefined {
     return this.tasks.get(taskId);
+  }
+
+  /**
+   * The body of a recorded StartExportTask call as the service received it (parsed JSON, camelCase;
+   * the raw text if it did not parse), or undefined for other calls.
+   */
+  public requestOf(call: RecordedCall): unknown {
+    return this.requestBodies.get(call);
   }
 
   public fault(rule: FaultRule): void {
@@ -566,6 +580,13 @@ export class NeptuneGraphEmulator {
     const fail = (err: WireError) => answer(err.status, { message: err.message, ...err.members }, err.type);
 
     void readBody(req).then((rawBody) => {
+      if (route.operation === 'StartExportTask') {
+        try {
+          this.requestBodies.set(call, JSON.parse(rawBody));
+        } catch {
+          this.requestBodies.set(call, rawBody);
+        }
+      }
       // Real endpoints authenticate before routing, so an unsigned request to a bogus path is a
       // 403, not a 404.
       const authProblem = this.checkSignature(req);
@@ -682,7 +703,7 @@ export class NeptuneGraphEmulator {
         if (TERMINAL.has(status)) {
           throw new WireError(409, 'ConflictException', `Export task ${task.taskId} is in terminal state ${status} and cannot be cancelled.`);
         }
-        task.cancel();
+        task.cancel(task.cancellingSecondsOnRequest);
         return { status: 200, body: task.summaryAt(this.clock.now()) };
       }
       case 'ListExportTasks':
