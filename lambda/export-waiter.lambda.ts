@@ -236,21 +236,33 @@ function readSettings(event: Json): Settings | string {
   if (rangeProblem) return rangeProblem;
   const timing = { timeoutSeconds, minPollSeconds, maxPollSeconds, signalUrl };
 
+  const physicalId = stringField(event, 'PhysicalResourceId');
+  const oldProperties = isObject(event.OldResourceProperties) ? event.OldResourceProperties : {};
+  let settings: Settings;
   if (event.ResourceType !== GRAPH_EXPORT_RESOURCE_TYPE) {
     const taskProblem = checkTaskIdentifier(Props.TASK_IDENTIFIER, properties[Props.TASK_IDENTIFIER]);
     if (taskProblem) return taskProblem;
-    return { ...timing, taskIdentifier: properties[Props.TASK_IDENTIFIER] as string, startExportTask: null };
+    settings = { ...timing, taskIdentifier: properties[Props.TASK_IDENTIFIER] as string, startExportTask: null };
+  } else {
+    const request = readExportRequest(properties[Props.EXPORT]);
+    if (typeof request === 'string') return request;
+    // The same export as before (only the waiting changed): wait for the task that exists.
+    const old = readExportRequest(oldProperties[Props.EXPORT]);
+    settings = event.RequestType === 'Update' && TASK_ID_PATTERN.test(physicalId) && isObject(old) && sameJson(old, request)
+      ? { ...timing, taskIdentifier: physicalId, startExportTask: null }
+      : { ...timing, taskIdentifier: null, startExportTask: request };
   }
 
-  const request = readExportRequest(properties[Props.EXPORT]);
-  if (typeof request === 'string') return request;
-  // The same export as before (only the waiting changed): wait for the task that exists.
-  const physicalId = stringField(event, 'PhysicalResourceId');
-  const old = isObject(event.OldResourceProperties) ? readExportRequest(event.OldResourceProperties[Props.EXPORT]) : undefined;
-  if (event.RequestType === 'Update' && TASK_ID_PATTERN.test(physicalId) && isObject(old) && sameJson(old, request)) {
-    return { ...timing, taskIdentifier: physicalId, startExportTask: null };
+  // A WaitCondition waits once. The constructs give a different export a new handle, but a task id
+  // or graph id that is a token can change its value behind the same handle: refuse rather than
+  // hand downstream resources the previous export's results.
+  const waitsForSomethingElse = settings.startExportTask !== null || settings.taskIdentifier !== physicalId;
+  if (event.RequestType === 'Update' && signalUrl !== null && oldProperties[Props.SIGNAL_URL] === signalUrl && waitsForSomethingElse) {
+    return `This resource waits with a WaitCondition (timeout over 55 minutes), which cannot wait a second time: `
+      + `its export changed (task ${show(physicalId)} would be replaced) while the WaitCondition stayed the same. `
+      + 'Give the construct a new id to wait for the new export.';
   }
-  return { ...timing, taskIdentifier: null, startExportTask: request };
+  return settings;
 }
 
 /** Checks a GraphExport's StartExportTask request and drops empty optional fields. */

@@ -5,7 +5,7 @@
  * deletes that cancel it or leave it alone; and long-wait mode, where the custom resource is answered
  * once the task is known and a WaitCondition receives the end of the export.
  */
-import { App, CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { App, CfnElement, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -516,6 +516,31 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     expect(signal.body).toMatchObject({ Status: 'SUCCESS', UniqueId: EXISTING_TASK_ID });
     expect(signal.receivedAt / 1000 - (start + endOf(FIVE_HOURS))).toBeLessThanOrEqual(10);
     expect(outputs(d, undefined)).toEqual(attributesOfEmulatedTask(task.describe()));
+  });
+});
+
+describe('long-wait mode when the export behind a token changes', () => {
+  test('fails an Update whose task changed behind the same WaitCondition, instead of handing on the old results', async () => {
+    const stack = new Stack(new App(), 'S', { env: { account: '123456789012', region: 'us-east-1' } });
+    // The task id is a token (here a parameter): its value can change while the template, and so
+    // the WaitCondition, stay the same.
+    const taskId = new CfnParameter(stack, 'ExportTaskId').valueAsString;
+    new ExportTaskWaiter(stack, 'Waiter', { taskIdentifier: taskId, timeout: Duration.hours(6) });
+    const d = await deploy(stack);
+    const oldProperties = { ...d.properties(), TaskIdentifier: EXISTING_TASK_ID };
+
+    const answer = await d.run(d.event('Update', {
+      properties: { TaskIdentifier: 't-replaced01' },
+      physicalResourceId: EXISTING_TASK_ID,
+      oldProperties,
+    }));
+
+    const body = answeredOnce(d, answer);
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toContain('cannot wait a second time');
+    expect(body.Reason).toContain(EXISTING_TASK_ID);
+    expect(body.PhysicalResourceId).toBe(EXISTING_TASK_ID);
+    expect(d.executions).toEqual([]);
   });
 });
 
