@@ -258,7 +258,7 @@ function readSettings(event: Json): Settings | string {
   // hand downstream resources the previous export's results.
   const waitsForSomethingElse = settings.startExportTask !== null || settings.taskIdentifier !== physicalId;
   if (event.RequestType === 'Update' && signalUrl !== null && oldProperties[Props.SIGNAL_URL] === signalUrl && waitsForSomethingElse) {
-    return `This resource waits with a WaitCondition (timeout over 55 minutes), which cannot wait a second time: `
+    return 'This resource waits with a WaitCondition (timeout over 55 minutes), which cannot wait a second time: '
       + `its export changed (task ${show(physicalId)} would be replaced) while the WaitCondition stayed the same. `
       + 'Give the construct a new id to wait for the new export.';
   }
