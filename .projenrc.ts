@@ -90,6 +90,8 @@ for (const folder of ['lambda', 'examples', 'bench']) {
 }
 // The handler's AWS SDK clients come from the Lambda runtime, not from the package's dependencies.
 project.eslint?.allowDevDeps('lambda/**');
+project.eslint?.allowDevDeps('bench/**');
+project.eslint?.allowDevDeps('examples/**');
 
 // ts-jest and ts-node transpile file by file: type-check every folder before the tests run.
 const typecheck = project.addTask('typecheck', { description: 'Type-check tests, handler, examples and benchmarks' });
