@@ -1,7 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { Attrs } from './constants';
 
 /** How long to wait for an export task, and how to poll it. */
 export interface ExportWaitOptions {
@@ -52,21 +54,8 @@ export interface ExportWaitOptions {
   readonly tracing?: boolean;
 }
 
-/** The attribute values of a finished export task, as tokens. @internal */
-export interface ExportTaskAttributes {
-  readonly taskId: string;
-  readonly graphId: string;
-  readonly status: string;
-  readonly format: string;
-  readonly parquetType: string;
-  readonly destination: string;
-  readonly kmsKeyIdentifier: string;
-  readonly roleArn: string;
-  readonly numVerticesWritten: number;
-  readonly numEdgesWritten: number;
-  readonly timeElapsedSeconds: number;
-  readonly startTime: string;
-}
+/** Reads one attribute of the finished export task, as a token. @internal */
+export type AttributeReader = (name: string) => string;
 
 /**
  * What ExportTaskWaiter and GraphExport expose once the export task succeeded. Anything that
@@ -74,7 +63,7 @@ export interface ExportTaskAttributes {
  */
 export abstract class ExportTaskResult extends Construct {
   /** @internal */
-  protected _attributes!: ExportTaskAttributes;
+  protected _attribute!: AttributeReader;
   /** @internal */
   protected _stateMachine!: sfn.IStateMachine;
   /** @internal */
@@ -82,51 +71,51 @@ export abstract class ExportTaskResult extends Construct {
 
   /** The export task's id. @attribute */
   public get attrTaskId(): string {
-    return this._attributes.taskId;
+    return this._attribute(Attrs.TASK_ID);
   }
   /** The id of the exported graph. @attribute */
   public get attrGraphId(): string {
-    return this._attributes.graphId;
+    return this._attribute(Attrs.GRAPH_ID);
   }
   /** The task's final status (always `SUCCEEDED` once the resource exists). @attribute */
   public get attrStatus(): string {
-    return this._attributes.status;
+    return this._attribute(Attrs.STATUS);
   }
   /** `PARQUET` or `CSV`. @attribute */
   public get attrFormat(): string {
-    return this._attributes.format;
+    return this._attribute(Attrs.FORMAT);
   }
   /** The Parquet type (`COLUMNAR`), or an empty string for CSV exports. @attribute */
   public get attrParquetType(): string {
-    return this._attributes.parquetType;
+    return this._attribute(Attrs.PARQUET_TYPE);
   }
   /** The S3 URI the export was written to. @attribute */
   public get attrDestination(): string {
-    return this._attributes.destination;
+    return this._attribute(Attrs.DESTINATION);
   }
   /** The KMS key that encrypted the export. @attribute */
   public get attrKmsKeyIdentifier(): string {
-    return this._attributes.kmsKeyIdentifier;
+    return this._attribute(Attrs.KMS_KEY_IDENTIFIER);
   }
   /** The IAM role the service used to write the export. @attribute */
   public get attrRoleArn(): string {
-    return this._attributes.roleArn;
+    return this._attribute(Attrs.ROLE_ARN);
   }
   /** The number of vertices written. @attribute */
   public get attrNumVerticesWritten(): number {
-    return this._attributes.numVerticesWritten;
+    return Token.asNumber(this._attribute(Attrs.NUM_VERTICES_WRITTEN));
   }
   /** The number of edges written. @attribute */
   public get attrNumEdgesWritten(): number {
-    return this._attributes.numEdgesWritten;
+    return Token.asNumber(this._attribute(Attrs.NUM_EDGES_WRITTEN));
   }
   /** How long the export ran, in seconds. @attribute */
   public get attrTimeElapsedSeconds(): number {
-    return this._attributes.timeElapsedSeconds;
+    return Token.asNumber(this._attribute(Attrs.TIME_ELAPSED_SECONDS));
   }
   /** When the export started, as an ISO 8601 timestamp (empty if the service did not say). @attribute */
   public get attrStartTime(): string {
-    return this._attributes.startTime;
+    return this._attribute(Attrs.START_TIME);
   }
 
   /** The state machine that polls the task (shared by the stack's waiters with the same settings). */

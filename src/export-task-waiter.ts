@@ -35,7 +35,7 @@ export class ExportTaskWaiter extends ExportTaskResult {
       options: props,
       identity: props.taskIdentifier,
     });
-    this._attributes = wait.attributes;
+    this._attribute = wait.attribute;
     this._stateMachine = wait.infrastructure.stateMachine;
     this._longWait = wait.longWait;
   }

@@ -1,8 +1,8 @@
 import { createHash } from 'crypto';
 import { CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { Attrs, Limits, MAX_TIMEOUT_SECONDS, Props, SIGNAL_FIELDS, SIGNAL_SEPARATOR } from './constants';
-import { ExportTaskAttributes, ExportTaskResult, ExportWaitOptions } from './export-task-result';
+import { Limits, MAX_TIMEOUT_SECONDS, Props, SIGNAL_FIELDS, SIGNAL_SEPARATOR } from './constants';
+import { AttributeReader, ExportTaskResult, ExportWaitOptions } from './export-task-result';
 import { checkPollInterval, checkPollRange, checkTimeout } from './validation';
 import { WaiterInfrastructure } from './waiter-infrastructure';
 
@@ -50,7 +50,7 @@ function waitSeconds(options: ExportWaitOptions) {
  * its place), and returns the attributes of the finished task.
  */
 export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest): {
-  attributes: ExportTaskAttributes;
+  attribute: AttributeReader;
   infrastructure: WaiterInfrastructure;
   resource: CustomResource;
   longWait: boolean;
@@ -58,11 +58,13 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
   const infrastructure = WaiterInfrastructure.of(scope, request.options);
   const { timeout, minPoll, maxPoll } = waitSeconds(request.options);
   const longWait = !Token.isUnresolved(timeout) && timeout > MAX_TIMEOUT_SECONDS;
+  // Settings left at their defaults are not sent: the handler applies the same defaults.
+  const unlessDefault = (name: string, value: number, fallback: number) => (value === fallback ? {} : { [name]: value });
   const properties: Record<string, unknown> = {
     ...request.properties,
-    [Props.TIMEOUT_SECONDS]: timeout,
-    [Props.MIN_POLL_SECONDS]: minPoll,
-    [Props.MAX_POLL_SECONDS]: maxPoll,
+    ...unlessDefault(Props.TIMEOUT_SECONDS, timeout, Limits.DEFAULT_TIMEOUT),
+    ...unlessDefault(Props.MIN_POLL_SECONDS, minPoll, Limits.DEFAULT_MIN_POLL),
+    ...unlessDefault(Props.MAX_POLL_SECONDS, maxPoll, Limits.DEFAULT_MAX_POLL),
   };
 
   if (!longWait) {
@@ -73,9 +75,7 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
       // CloudFormation gives up shortly after the waiter would have answered "timed out".
       serviceTimeout: Duration.seconds(Token.isUnresolved(timeout) ? Limits.CLOUDFORMATION_MAX_WAIT : timeout + Limits.ANSWER_MARGIN),
     });
-    const text = (name: string) => resource.getAttString(name);
-    const num = (name: string) => Token.asNumber(resource.getAtt(name));
-    return { attributes: attributesFrom(text, num), infrastructure, resource, longWait };
+    return { attribute: (name) => resource.getAttString(name), infrastructure, resource, longWait };
   }
 
   // A WaitCondition and its handle cannot be updated: a different export, or another timeout, gets
@@ -101,26 +101,9 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
   // Data reads {"<task id>":"|v1|v2|...|"}: splitting on the separator puts field i at i + 1.
   const field = (name: string) => Fn.select(SIGNAL_FIELDS.indexOf(name) + 1, Fn.split(SIGNAL_SEPARATOR, Token.asString(condition.attrData)));
   return {
-    attributes: attributesFrom(field, (name) => Token.asNumber(field(name))),
+    attribute: field,
     infrastructure,
     resource,
     longWait,
-  };
-}
-
-function attributesFrom(text: (name: string) => string, num: (name: string) => number): ExportTaskAttributes {
-  return {
-    taskId: text(Attrs.TASK_ID),
-    graphId: text(Attrs.GRAPH_ID),
-    status: text(Attrs.STATUS),
-    format: text(Attrs.FORMAT),
-    parquetType: text(Attrs.PARQUET_TYPE),
-    destination: text(Attrs.DESTINATION),
-    kmsKeyIdentifier: text(Attrs.KMS_KEY_IDENTIFIER),
-    roleArn: text(Attrs.ROLE_ARN),
-    numVerticesWritten: num(Attrs.NUM_VERTICES_WRITTEN),
-    numEdgesWritten: num(Attrs.NUM_EDGES_WRITTEN),
-    timeElapsedSeconds: num(Attrs.TIME_ELAPSED_SECONDS),
-    startTime: text(Attrs.START_TIME),
   };
 }

@@ -128,7 +128,7 @@ export class GraphExport extends ExportTaskResult {
       options: props,
       identity: request,
     });
-    this._attributes = wait.attributes;
+    this._attribute = wait.attribute;
     this._stateMachine = wait.infrastructure.stateMachine;
     this._longWait = wait.longWait;
 

@@ -345,9 +345,14 @@ describe('custom resource', () => {
     });
   });
 
-  test('defaults to 30 minutes, 5 s and 15 minutes', () => {
+  test('leaves out settings at their defaults (the handler applies the same 30 minutes, 5 s and 15 minutes)', () => {
     const { template } = waiterStack();
-    template.hasResourceProperties(WAITER_TYPE, { TimeoutSeconds: 1800, MinPollIntervalSeconds: 5, MaxPollIntervalSeconds: 900 });
+    template.hasResourceProperties(WAITER_TYPE, {
+      TimeoutSeconds: Match.absent(),
+      MinPollIntervalSeconds: Match.absent(),
+      MaxPollIntervalSeconds: Match.absent(),
+    });
+    template.hasResource(WAITER_TYPE, { Properties: Match.objectLike({ TaskIdentifier: TASK_ID }) });
   });
 
   test('is deleted with the stack (it never touches the task)', () => {
