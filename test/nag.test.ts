@@ -78,6 +78,9 @@ describe('a stack with one default waiter', () => {
     expect(list.map(({ type, id, appliesTo }) => ({ type, id, appliesTo }))).toEqual([
       { type: 'AWS::IAM::Policy', id: 'AwsSolutions-IAM5', appliesTo: ['Resource::*'] },
       { type: 'AWS::Lambda::Function', id: 'Serverless-LambdaDLQ', appliesTo: undefined },
+      // Newer aws-cdk-lib releases know runtimes newer than the pinned Node.js 22.
+      { type: 'AWS::Lambda::Function', id: 'AwsSolutions-L1', appliesTo: undefined },
+      { type: 'AWS::Lambda::Function', id: 'Serverless-LambdaLatestVersion', appliesTo: undefined },
       {
         type: 'AWS::IAM::Policy',
         id: 'AwsSolutions-IAM5',
