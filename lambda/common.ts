@@ -15,11 +15,37 @@ export const text = (value: unknown) => (typeof value === 'string' ? value : val
 
 // Logging: JSON lines; URLs are never written, whatever an error message contains.
 
-const URL_PATTERN = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
-const SIGNATURE_PATTERN = /(X-Amz-[A-Za-z-]+=)[^&\s"']+/g;
+// Both run in time linear in the text: a pattern such as /[a-z][a-z0-9+.-]*:\/\// is tried from every
+// position of a long run of letters and backtracks over the rest of it each time, so one log line with
+// a 100 kB field (a hostile RequestId, a key of the event) took tens of seconds.
+const SCHEME_CHAR = /[a-z0-9+.-]/i;
+const LETTER = /[a-z]/i;
+const URL_END = /[\s"'<>]/;
+// Parameter names are short (X-Amz-Signature, X-Amz-Security-Token): bounding them bounds the backtracking.
+const SIGNATURE_PATTERN = /(X-Amz-[A-Za-z-]{1,40}=)[^&\s"']+/g;
 
 export function redact(value: string): string {
-  return value.replace(URL_PATTERN, '<url>').replace(SIGNATURE_PATTERN, '$1<redacted>');
+  return redactUrls(value).replace(SIGNATURE_PATTERN, '$1<redacted>');
+}
+
+/** Replaces every `scheme://...` (the scheme starts with a letter; the URL ends at a space or quote) with <url>. */
+function redactUrls(value: string): string {
+  let result = '';
+  let copied = 0;
+  let separator = value.indexOf('://');
+  while (separator !== -1) {
+    let start = separator;
+    while (start > copied && SCHEME_CHAR.test(value[start - 1])) start--;
+    while (start < separator && !LETTER.test(value[start])) start++;
+    let end = separator + 3;
+    while (end < value.length && !URL_END.test(value[end])) end++;
+    if (start < separator && end > separator + 3) {
+      result += `${value.slice(copied, start)}<url>`;
+      copied = end;
+    }
+    separator = value.indexOf('://', Math.max(separator + 1, copied));
+  }
+  return result + value.slice(copied);
 }
 
 export function log(level: 'INFO' | 'WARN' | 'ERROR', message: string, fields: Json = {}): void {

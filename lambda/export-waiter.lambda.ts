@@ -28,6 +28,8 @@ interface LambdaContext {
 
 /** Time kept in hand to answer before Lambda ends the invocation. */
 const ANSWER_RESERVE_MS = 4000;
+/** The longest one StartExecution attempt can take: its connection and request timeouts. */
+const START_ATTEMPT_MS = 8000;
 
 let sfnClient: SFNClient | undefined;
 
@@ -113,6 +115,8 @@ async function handleCloudFormationEvent(event: unknown, context?: LambdaContext
   const startedAt = Date.now();
   const remaining = context?.getRemainingTimeInMillis() ?? 60_000;
   const deadlineMs = startedAt + remaining - ANSWER_RESERVE_MS;
+  // The same moment on the monotonic clock, which the out-of-time timer below also follows.
+  const answerBy = performance.now() + remaining - ANSWER_RESERVE_MS;
   let timer: NodeJS.Timeout | undefined;
   const outOfTime = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -123,7 +127,7 @@ async function handleCloudFormationEvent(event: unknown, context?: LambdaContext
 
   const work = (async () => {
     try {
-      await handleRequest(event, responder, request, deadlineMs);
+      await handleRequest(event, responder, request, deadlineMs, answerBy);
     } catch (error) {
       log('ERROR', 'Request failed', { ...request, error: errorText(error) });
       await responder.answer('FAILED', { reason: `The waiter could not handle the request: ${errorText(error)}`, physicalResourceId: failedId });
@@ -138,7 +142,7 @@ async function handleCloudFormationEvent(event: unknown, context?: LambdaContext
   }
 }
 
-async function handleRequest(event: Json, responder: Responder, request: Json, deadlineMs: number): Promise<void> {
+async function handleRequest(event: Json, responder: Responder, request: Json, deadlineMs: number, answerBy: number): Promise<void> {
   const requestType = event.RequestType;
   const physicalId = stringField(event, 'PhysicalResourceId');
   if (requestType === 'Delete') {
@@ -154,6 +158,13 @@ async function handleRequest(event: Json, responder: Responder, request: Json, d
   const failedId = requestType === 'Update' && physicalId ? physicalId : CREATE_FAILED_ID;
   if (requestType !== 'Create' && requestType !== 'Update') {
     return responder.answer('FAILED', { reason: `Unknown RequestType ${show(requestType)}: expected Create, Update or Delete`, physicalResourceId: failedId });
+  }
+  // The answer must echo these, and the execution is named after the RequestId: without them the
+  // answer could not be matched, and two such requests would share one execution (and one answer).
+  const envelope = envelopeProblem(event);
+  if (envelope) {
+    log('WARN', 'Invalid request', { ...request, problem: envelope });
+    return responder.answer('FAILED', { reason: envelope, physicalResourceId: failedId });
   }
   const settings = readSettings(event);
   if (typeof settings === 'string') {
@@ -184,20 +195,66 @@ async function handleRequest(event: Json, responder: Responder, request: Json, d
     },
   };
   const name = executionName(settings.taskIdentifier ?? 'export', text(event.RequestId));
-  sfnClient ??= new SFNClient({ requestHandler: { requestTimeout: 5000, connectionTimeout: 3000, throwOnRequestTimeout: true } });
-  try {
-    await sfnClient.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
-  } catch (error) {
-    if (error instanceof ExecutionAlreadyExists || (error as Error)?.name === 'ExecutionAlreadyExists') {
-      // The same request delivered again: the execution started the first time answers it.
-      log('INFO', 'Duplicate delivery: already waiting for this request', { ...request, execution: name });
-      return;
-    }
-    throw error;
-  }
+  const command = new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) });
+  const started = await startExecution(command, { ...request, execution: name }, answerBy);
+  if (!started) return;
   log('INFO', settings.startExportTask ? 'Starting the export' : 'Waiting for the export task', {
     ...request, taskId: settings.taskIdentifier, execution: name, timeoutSeconds: settings.timeoutSeconds, longWait: input.longWait,
   });
+}
+
+/**
+ * Starts the wait loop. A call that got no reply (a timeout, a lost connection) may have started the
+ * execution all the same: answering FAILED then would answer the request twice (the execution answers
+ * it too). Such calls, and 5xx and throttling, are repeated with the same name and input, which Step
+ * Functions answers with the execution already running, until a reply says what happened or the time
+ * to answer runs out. Returns false when an execution of that name exists already, which answers.
+ */
+async function startExecution(command: StartExecutionCommand, request: Json, answerBy: number): Promise<boolean> {
+  // The loop below owns the retrying: the SDK's own would hide how long a call may take.
+  sfnClient ??= new SFNClient({ maxAttempts: 1, requestHandler: { requestTimeout: 5000, connectionTimeout: 3000, throwOnRequestTimeout: true } });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sfnClient.send(command);
+      return true;
+    } catch (error) {
+      if (error instanceof ExecutionAlreadyExists || (error as Error)?.name === 'ExecutionAlreadyExists') {
+        log('INFO', attempt === 1
+          ? 'Duplicate delivery: already waiting for this request'
+          : 'The execution exists already (an earlier attempt started it): it answers', request);
+        return false;
+      }
+      const delayMs = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      if (!mayRetry(error) || performance.now() + delayMs + START_ATTEMPT_MS > answerBy) throw error;
+      log('WARN', 'StartExecution failed; trying again with the same name and input', { ...request, attempt, error: errorText(error) });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/**
+ * No reply (no HTTP status: a timeout, a broken connection), a server error or throttling: worth
+ * asking again. Errors without a status are not told apart further: the SDK may hand them over
+ * wrapped, without their name or code, and a needless retry costs only time.
+ */
+function mayRetry(error: unknown): boolean {
+  const e = error as { name?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  return status === undefined || status >= 500 || status === 429 || e?.name === 'ThrottlingException';
+}
+
+/** StackId, RequestId and LogicalResourceId must be the non-empty strings CloudFormation sends. */
+function envelopeProblem(event: Json): string | undefined {
+  for (const key of ['StackId', 'RequestId', 'LogicalResourceId']) {
+    let value: unknown;
+    try {
+      value = event[key];
+    } catch (error) {
+      return `${key} cannot be read: ${errorText(error)}`;
+    }
+    if (typeof value !== 'string' || value.trim() === '') return `${key} must be the non-empty string CloudFormation sends, got ${show(value)}`;
+  }
+  return undefined;
 }
 
 interface Settings {
