@@ -50,6 +50,15 @@ const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'DELETED'];
 /** Status the loop substitutes when GetExportTask returns none (see PollingPolicy.taskDefaults). */
 const MISSING_STATUS = 'MISSING';
 
+/** The handler already retried the PUT a few times; the loop tries again over about a minute. */
+const RETRY_UNDELIVERED: sfn.RetryProps = {
+  errors: [ANSWER_NOT_DELIVERED],
+  interval: Duration.seconds(5),
+  backoffRate: 2,
+  maxAttempts: 4,
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
 const INPUT = '$$.Execution.Input';
 const POLICY = `${INPUT}.policy`;
 
@@ -148,13 +157,7 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
     resultPath: sfn.JsonPath.DISCARD,
     retryOnServiceExceptions: true,
   });
-  answer.addRetry({
-    errors: [ANSWER_NOT_DELIVERED],
-    interval: Duration.seconds(5),
-    backoffRate: 2,
-    maxAttempts: 4,
-    jitterStrategy: sfn.JitterType.FULL,
-  });
+  answer.addRetry(RETRY_UNDELIVERED);
   const notDelivered = new sfn.Fail(scope, S.ANSWER_NOT_DELIVERED, {
     comment: 'CloudFormation refused or never received the answer; the handler logged why.',
     error: ANSWER_NOT_DELIVERED,
@@ -325,13 +328,7 @@ export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChai
     resultPath: '$.announcement',
     retryOnServiceExceptions: true,
   });
-  answerStarted.addRetry({
-    errors: [ANSWER_NOT_DELIVERED],
-    interval: Duration.seconds(5),
-    backoffRate: 2,
-    maxAttempts: 4,
-    jitterStrategy: sfn.JitterType.FULL,
-  });
+  answerStarted.addRetry(RETRY_UNDELIVERED);
   answerStarted.addCatch(notDelivered);
   answerStarted.next(getExportTask);
   const announce = new sfn.Choice(scope, S.ANNOUNCE)
