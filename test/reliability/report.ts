@@ -65,7 +65,7 @@ async function main(): Promise<number> {
   out('cdk-nag (AwsSolutions + Serverless), unsuppressed findings:');
   const nag = nagFigures();
   for (const n of nag) {
-    out(`  ${n.stack.padEnd(24)} errors ${String(n.errors.length).padStart(3)}   warnings ${String(n.warnings.length).padStart(3)}`);
+    out(`  ${n.stack.padEnd(Math.max(...nag.map((m) => m.stack.length)))} errors ${String(n.errors.length).padStart(3)}   warnings ${String(n.warnings.length).padStart(3)}`);
     for (const finding of [...n.errors, ...n.warnings]) out(`    ${finding}`);
   }
 
