@@ -78,7 +78,8 @@ export function deadlineOf(deployment: LocalDeployment, executionIndex = 0): num
 
 /** The attributes a SUCCESS answer must carry, read from the emulator's view of the task. */
 export function attributesOfEmulatedTask(described: Record<string, unknown>): Record<string, string> {
-  const details = described.exportTaskDetails as Record<string, number>;
+  // A task that never got past INITIALIZING reports no details: the handler answers zeros and ''.
+  const details = (described.exportTaskDetails ?? {}) as Record<string, number>;
   return {
     TaskId: String(described.taskId),
     GraphId: String(described.graphId),
@@ -88,10 +89,10 @@ export function attributesOfEmulatedTask(described: Record<string, unknown>): Re
     Destination: String(described.destination),
     KmsKeyIdentifier: String(described.kmsKeyIdentifier),
     RoleArn: String(described.roleArn),
-    NumVerticesWritten: String(details.numVerticesWritten),
-    NumEdgesWritten: String(details.numEdgesWritten),
-    TimeElapsedSeconds: String(details.timeElapsedSeconds),
-    StartTime: new Date(details.startTime * 1000).toISOString(),
+    NumVerticesWritten: String(details.numVerticesWritten ?? 0),
+    NumEdgesWritten: String(details.numEdgesWritten ?? 0),
+    TimeElapsedSeconds: String(details.timeElapsedSeconds ?? 0),
+    StartTime: details.startTime === undefined ? '' : new Date(details.startTime * 1000).toISOString(),
   };
 }
 

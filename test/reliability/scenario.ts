@@ -7,6 +7,7 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Timeline } from './deployment';
 import { ExportTaskWaiter } from '../../src';
+import { attributesOfEmulatedTask } from '../e2e/helpers';
 import { CustomResourceEvent } from '../harness/cloudformation';
 import { LocalDeployment, LocalDeploymentOptions } from '../harness/local-deployment';
 
@@ -232,20 +233,4 @@ function valuesOf(body: unknown): string[] {
 }
 
 /** Attributes a SUCCESS answer must carry for a task, from the emulator's view of it. */
-export function attributesOf(described: Record<string, unknown>): Record<string, string> {
-  const details = (described.exportTaskDetails ?? {}) as Record<string, number>;
-  return {
-    TaskId: String(described.taskId),
-    GraphId: String(described.graphId),
-    Status: String(described.status),
-    Format: String(described.format),
-    ParquetType: described.parquetType === undefined ? '' : String(described.parquetType),
-    Destination: String(described.destination),
-    KmsKeyIdentifier: String(described.kmsKeyIdentifier),
-    RoleArn: String(described.roleArn),
-    NumVerticesWritten: String(details.numVerticesWritten ?? 0),
-    NumEdgesWritten: String(details.numEdgesWritten ?? 0),
-    TimeElapsedSeconds: String(details.timeElapsedSeconds ?? 0),
-    StartTime: details.startTime === undefined ? '' : new Date(details.startTime * 1000).toISOString(),
-  };
-}
+export const attributesOf = attributesOfEmulatedTask;
