@@ -510,38 +510,8 @@ export class CloudFormationReceiver {
     const handle = this.resolveHandle(rawUrl);
     if (handle) return this.onSignal(req, res, handle, { receivedAt, body, rawBytes, wholeBody });
     const target = this.resolveTarget(rawUrl);
-    const violations: string[] = [];
-    // The first refusal wins, roughly in the order S3 evaluates a request.
-    let status = 200;
-    const refuse = (code: number) => {
-      if (status === 200) status = code;
-    };
-
-    // A presigned URL signs the method: S3 answers 403 to anything but the method it was signed for.
-    if (method !== 'PUT') {
-      violations.push(`method ${method}: answers must be sent with PUT`);
-      refuse(403);
-    }
-    if (target.urlProblem) {
-      violations.push(target.urlProblem);
-      refuse(403);
-    }
-
-    const transferEncoding = req.headers['transfer-encoding'];
-    if (transferEncoding !== undefined && /chunked/i.test(transferEncoding)) {
-      violations.push('Transfer-Encoding: chunked (S3 refuses it with 411; send Content-Length)');
-      refuse(411);
-    } else if (req.headers['content-length'] === undefined) {
-      // S3 answers 411 MissingContentLength here too.
-      violations.push('Content-Length header missing');
-      refuse(411);
-    }
-
-    // The signature does not cover Content-Type; CloudFormation's contract is to send none.
-    const contentType = req.headers['content-type'];
-    if (contentType !== undefined && contentType !== '') {
-      violations.push(`Content-Type is ${show(contentType)} (must be absent or empty)`);
-    }
+    const check = checkPresignedPut(req, target.urlProblem, 'answers');
+    const { violations, refuse } = check;
 
     if (rawBytes > MAX_BODY_BYTES) {
       violations.push(`body is ${rawBytes} bytes (limit ${MAX_BODY_BYTES})`);
@@ -566,7 +536,7 @@ export class CloudFormationReceiver {
     // Faults stand for S3 or the network failing, so they override whatever S3 would have said,
     // but the body's own violations are still the handler's and stay recorded.
     const fault = this.takeFault((f) => f.handleLogicalId === undefined && (f.requestId === undefined || f.requestId === target.requestId));
-    let finalStatus: number | 'reset' = status;
+    let finalStatus: number | 'reset' = check.status;
     if (fault?.kind === 'status5xx') finalStatus = 503;
     if (fault?.kind === 'reset') finalStatus = 'reset';
     // Only the exact issued URL can be delivered; any urlProblem already turned status into 403.
@@ -655,31 +625,8 @@ export class CloudFormationReceiver {
   ): void {
     const { receivedAt, body, rawBytes, wholeBody } = received;
     const method = req.method ?? '';
-    const violations: string[] = [];
-    let status = 200;
-    const refuse = (code: number) => {
-      if (status === 200) status = code;
-    };
-    if (method !== 'PUT') {
-      violations.push(`method ${method}: signals must be sent with PUT`);
-      refuse(403);
-    }
-    if (target.urlProblem) {
-      violations.push(target.urlProblem);
-      refuse(403);
-    }
-    const transferEncoding = req.headers['transfer-encoding'];
-    if (transferEncoding !== undefined && /chunked/i.test(transferEncoding)) {
-      violations.push('Transfer-Encoding: chunked (S3 refuses it with 411; send Content-Length)');
-      refuse(411);
-    } else if (req.headers['content-length'] === undefined) {
-      violations.push('Content-Length header missing');
-      refuse(411);
-    }
-    const contentType = req.headers['content-type'];
-    if (contentType !== undefined && contentType !== '') {
-      violations.push(`Content-Type is ${show(contentType)} (must be absent or empty)`);
-    }
+    const check = checkPresignedPut(req, target.urlProblem, 'signals');
+    const { violations } = check;
     if (rawBytes > MAX_SIGNAL_BYTES) violations.push(`body is ${rawBytes} bytes (limit ${MAX_SIGNAL_BYTES})`);
 
     const text = body.toString('utf8');
@@ -694,7 +641,7 @@ export class CloudFormationReceiver {
     }
 
     const fault = this.takeFault((f) => f.requestId === undefined && (f.handleLogicalId === undefined || f.handleLogicalId === target.logicalId));
-    let finalStatus: number | 'reset' = status;
+    let finalStatus: number | 'reset' = check.status;
     if (fault?.kind === 'status5xx') finalStatus = 503;
     if (fault?.kind === 'reset') finalStatus = 'reset';
     const accepted = typeof finalStatus === 'number' && finalStatus >= 200 && finalStatus < 300 && !target.urlProblem;
@@ -860,6 +807,49 @@ function checkSignalBody(body: unknown): string[] {
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The checks S3 makes of any PUT to a presigned URL (a ResponseURL or a WaitCondition handle), as
+ * violations plus the status S3 would answer; the first refusal wins, roughly in S3's order.
+ */
+function checkPresignedPut(req: http.IncomingMessage, urlProblem: string | undefined, what: string) {
+  const violations: string[] = [];
+  let status = 200;
+  const refuse = (code: number) => {
+    if (status === 200) status = code;
+  };
+  // A presigned URL signs the method: S3 answers 403 to anything but the method it was signed for.
+  const method = req.method ?? '';
+  if (method !== 'PUT') {
+    violations.push(`method ${method}: ${what} must be sent with PUT`);
+    refuse(403);
+  }
+  if (urlProblem) {
+    violations.push(urlProblem);
+    refuse(403);
+  }
+  const transferEncoding = req.headers['transfer-encoding'];
+  if (transferEncoding !== undefined && /chunked/i.test(transferEncoding)) {
+    violations.push('Transfer-Encoding: chunked (S3 refuses it with 411; send Content-Length)');
+    refuse(411);
+  } else if (req.headers['content-length'] === undefined) {
+    // S3 answers 411 MissingContentLength here too.
+    violations.push('Content-Length header missing');
+    refuse(411);
+  }
+  // The signature does not cover Content-Type; CloudFormation's contract is to send none.
+  const contentType = req.headers['content-type'];
+  if (contentType !== undefined && contentType !== '') {
+    violations.push(`Content-Type is ${show(contentType)} (must be absent or empty)`);
+  }
+  return {
+    violations,
+    refuse,
+    get status() {
+      return status;
+    },
+  };
+}
 
 /** Writes a minimal S3-like answer: empty on success, an XML error otherwise. */
 function respond(res: http.ServerResponse, status: number): void {
