@@ -1,7 +1,6 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Attrs } from './constants';
 
