@@ -28,6 +28,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   devDeps: [
     '@aws-sdk/client-neptune-graph@3.1128.0',
     '@aws-sdk/client-sfn@^3',
+    '@aws-sdk/client-ssm@^3',
     '@sinonjs/fake-timers@^15',
     'aws-local-stepfunctions@3.0.0',
     'cdk-nag@^2',
