@@ -83,6 +83,12 @@ type EventLogger = Record<string, (...args: unknown[]) => void>;
 
 /** Observes one execution. `secrets` is read at each check (new secrets are issued as tests run). */
 export class ExecutionObserver {
+  /** Checks the execution input (StartExecution refuses oversized input before anything runs). */
+  public static inputProblem(input: string): string | undefined {
+    const bytes = Buffer.byteLength(input, 'utf8');
+    return bytes > MAX_PAYLOAD_BYTES ? `The execution input is ${bytes} bytes, over the ${MAX_PAYLOAD_BYTES}-byte quota` : undefined;
+  }
+
   /** The state whose task attempt failed last (its exit then writes no TaskSucceeded). */
   private failedAttempt = false;
   /** Set by a task wrapper when a quota was broken inside a task; raised by the next hook. */
@@ -96,12 +102,6 @@ export class ExecutionObserver {
   ) {
     const unmodelled = Object.entries(states).filter(([, s]) => s.Type === 'Parallel' || s.Type === 'Map').map(([n]) => n);
     if (unmodelled.length > 0) throw new Error(`The history-event model does not cover Parallel or Map states: ${unmodelled.join(', ')}`);
-  }
-
-  /** Checks the execution input (StartExecution refuses oversized input before anything runs). */
-  public static inputProblem(input: string): string | undefined {
-    const bytes = Buffer.byteLength(input, 'utf8');
-    return bytes > MAX_PAYLOAD_BYTES ? `The execution input is ${bytes} bytes, over the ${MAX_PAYLOAD_BYTES}-byte quota` : undefined;
   }
 
   /** Wraps a task's local handler: its parameters and raw result count against the payload quota and are scanned. */
