@@ -71,8 +71,6 @@ export const ANSWER_INVOKE_ERRORS = [
 const START_EXECUTION_RETRYABLE = ['SFN.ThrottlingException', 'SFN.SfnException', 'States.Timeout', 'States.TaskFailed'];
 
 const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'DELETED'];
-/** Status the loop substitutes when GetExportTask returns none (see PollingPolicy.taskDefaults). */
-const MISSING_STATUS = 'MISSING';
 
 /** The handler already retried the PUT a few times; the loop tries again over about a minute. */
 const RETRY_UNDELIVERED: sfn.RetryProps = {
@@ -234,9 +232,9 @@ class WaitLoopBuilder {
       iamResources: [this.exportTaskArns],
       parameters: { 'TaskIdentifier.$': '$.taskId' },
       resultSelector: {
-        // Status and ExportTaskDetails get defaults (a path to a missing field is fatal); the export
-        // filter, which can be large, is dropped rather than carried in every poll's state.
-        'task.$': `States.JsonMerge(States.JsonMerge(${POLICY}.taskDefaults, $, false), ${POLICY}.taskOverrides, false)`,
+        // The export filter, which can be large, is dropped rather than carried in every poll's state.
+        // Fields the service may omit are checked for presence by CheckStatus before anything reads them.
+        'task.$': `States.JsonMerge($, ${POLICY}.taskOverrides, false)`,
         'at.$': '$$.State.EnteredTime',
         // A successful call clears the previous error: a timeout reports only an error that lasted.
         'error': {},
@@ -261,7 +259,9 @@ class WaitLoopBuilder {
     const status = '$.last.task.Status';
     const usable = (path: string) => sfn.Condition.and(sfn.Condition.isPresent(path), sfn.Condition.isNumeric(path));
     const choice = new sfn.Choice(this.scope, this.S.CHECK_STATUS)
-      .when(sfn.Condition.or(...[...TERMINAL_STATUSES, MISSING_STATUS].map((s) => sfn.Condition.stringEquals(status, s))), taskEnded)
+      // No status at all (or under another casing than documented): report what came back.
+      .when(sfn.Condition.not(sfn.Condition.isPresent(status)), taskEnded)
+      .when(sfn.Condition.or(...TERMINAL_STATUSES.map((s) => sfn.Condition.stringEquals(status, s))), taskEnded)
       .when(sfn.Condition.not(usable(PROGRESS)), planWithoutProgress)
       .when(sfn.Condition.not(usable(ELAPSED)), planWithoutProgress)
       .when(sfn.Condition.or(
