@@ -179,7 +179,8 @@ export class AwsCustomResourceFunction {
     const source = fs.readFileSync(AWS_CUSTOM_RESOURCE_HANDLER, 'utf8');
     const https = {
       request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void) => {
-        this.answerRequests.push({ hostname: options.hostname ?? undefined, port: options.port ?? undefined, path: options.path ?? undefined, method: options.method });
+        const { hostname, port, path: requestPath, method } = options;
+        this.answerRequests.push({ hostname: hostname ?? undefined, port: port ?? undefined, path: requestPath ?? undefined, method });
         if (this.responsePort === undefined) throw new Error('https.request outside an invocation');
         return http.request({ ...options, port: this.responsePort }, callback);
       },
@@ -191,6 +192,8 @@ export class AwsCustomResourceFunction {
       },
     };
     const substitutes: Record<string, unknown> = { https, child_process: childProcess };
+    // The handler's externals (the AWS SDK client, node builtins) as Lambda's runtime provides them.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const localRequire = Object.assign((id: string) => (id in substitutes ? substitutes[id] : require(id)), { resolve: require.resolve });
     const module = { exports: {} as { handler?: Handler } };
     const evaluate = new Function('exports', 'require', 'module', '__filename', '__dirname', `${source}\n//# sourceURL=${AWS_CUSTOM_RESOURCE_HANDLER}`);
