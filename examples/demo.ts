@@ -226,7 +226,13 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
     out.write(`Scenario ${name}: ${scenario.description}.\n`);
     out.write(example.intro(waiterId));
 
-    const snapshot = () => ({ elapsed: d.clock.now() - t0, task: task()?.describe(), polls: getExportTaskCalls(d).length });
+    const snapshot = () => ({
+      elapsed: d.clock.now() - t0,
+      task: task()?.describe(),
+      polls: getExportTaskCalls(d).length,
+      // Before its StartExportTask a GraphExport has no task yet; a task id passed in names none.
+      noTask: startedElsewhere ? 'NO SUCH TASK' : 'NOT STARTED',
+    });
     // CloudFormation resolves the properties' Refs and Fn::GetAtts before it sends the event (in
     // long-wait mode also Ref of the WaitConditionHandle: its presigned URL).
     const event = d.event('Create', { properties: example.createProperties });
@@ -395,6 +401,8 @@ interface Snapshot {
   elapsed: number;
   task?: Record<string, unknown>;
   polls: number;
+  /** What the status column shows while there is no task. */
+  noTask: string;
 }
 
 /** A progress bar redrawn in place on a terminal; a line per 10 % or status change otherwise. */
@@ -414,9 +422,9 @@ class ProgressView {
   }
 
   private render(final = false): void {
-    const { elapsed, task, polls } = this.snapshot();
+    const { elapsed, task, polls, noTask } = this.snapshot();
     const details = task?.exportTaskDetails as Record<string, number | undefined> | undefined;
-    const status = String(task?.status ?? 'NO SUCH TASK');
+    const status = String(task?.status ?? noTask);
     const percent = details?.progressPercentage ?? 0;
     const counts = details
       ? `${(details.numVerticesWritten ?? 0).toLocaleString('en-US')} vertices, ${(details.numEdgesWritten ?? 0).toLocaleString('en-US')} edges`
