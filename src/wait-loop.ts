@@ -39,12 +39,14 @@ export const WaitLoopStates = {
   DONE: 'Answered',
 } as const;
 
-/** GetExportTask errors that say nothing about the task: retry, then keep polling until the deadline. */
+/**
+ * GetExportTask errors that say nothing about the task: retry, then keep polling until the deadline.
+ * Only errors the service model lists for GetExportTask (and Step Functions' own timeout): a failure
+ * to reach the service has no documented name, and is retried as an unknown error.
+ */
 export const TRANSIENT_ERRORS = [
   'NeptuneGraph.ThrottlingException',
   'NeptuneGraph.InternalServerException',
-  // A failure to reach the service at all (a reset connection); the name is unverified.
-  'NeptuneGraph.SdkClientException',
   'States.Timeout',
 ];
 /** GetExportTask errors that no amount of waiting fixes: answer at once. */
