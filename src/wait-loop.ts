@@ -162,8 +162,9 @@ class WaitLoopBuilder {
     planWithoutProgress.next(guardWait);
     planFromProgress.forEach((plan) => plan.next(guardWait));
     getExportTask.addCatch(callFailed, { errors: PERMANENT_ERRORS, resultPath: '$.last.error' });
-    getExportTask.addCatch(planWithoutProgress, { errors: TRANSIENT_ERRORS, resultPath: '$.last.error' });
-    getExportTask.addCatch(callFailed, { errors: [sfn.Errors.ALL], resultPath: '$.last.error' });
+    // Errors without a documented name (a failure to reach the service, say) may pass: keep polling,
+    // and name the error in the reason if it still stands at the deadline.
+    getExportTask.addCatch(planWithoutProgress, { errors: [sfn.Errors.ALL], resultPath: '$.last.error' });
     getExportTask.next(this.checkStatus(taskEnded, planWithoutProgress, planFromProgress));
 
     const announce = new sfn.Choice(this.scope, this.S.ANNOUNCE)
@@ -246,7 +247,7 @@ class WaitLoopBuilder {
     });
     getExportTask.addRetry({ errors: TRANSIENT_ERRORS, ...RETRY_THROTTLED_CALL });
     getExportTask.addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 });
-    // Unknown errors (an IAM denial may not carry a specific name) get two quick retries, then fail.
+    // Errors without a documented name get two quick retries, then the loop polls on (see the Catch).
     getExportTask.addRetry({
       errors: [sfn.Errors.ALL], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 2, jitterStrategy: sfn.JitterType.FULL,
     });
