@@ -105,7 +105,7 @@ describe('example: export-pipeline (GraphExport)', () => {
       Environment: { Variables: { DESTINATION_PARAMETER: DEFAULT_DESTINATION_PARAMETER } },
     });
     consumerTemplate.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['ssm:GetParameter']) })]) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'ssm:GetParameter' })]) },
     });
   });
 });
