@@ -74,6 +74,29 @@ export interface ExecutionRecord {
   endedAt?: number;
 }
 
+/**
+ * A call made by one of the deployment's principals (the waiter function's role, or the state
+ * machine's role), offered to `LocalDeployment.gate` before it reaches its service. A model of
+ * CloudFormation (test/harness/orchestration.ts) uses it to refuse calls to resources not created
+ * yet and calls that the IAM policies in effect do not allow.
+ */
+export interface GatedCall {
+  readonly caller: 'handler' | 'stateMachine';
+  /** 'states', 'neptune-graph', 'lambda', 'ssm'. */
+  readonly service: string;
+  /** The API operation, PascalCase: StartExecution, GetExportTask, Invoke... */
+  readonly operation: string;
+  /** The request: the API's own JSON for the handler's calls, the Task's Parameters for the state machine's. */
+  readonly input: Record<string, unknown>;
+}
+
+/** How a refused call fails: the error name its caller sees (and, for an HTTP API, the status). */
+export interface CallRefusal {
+  readonly error: string;
+  readonly message: string;
+  readonly httpStatus?: number;
+}
+
 export interface LocalDeploymentOptions {
   /** Seed for the emulator and for retry jitter. @default 1 */
   readonly seed?: number;
@@ -124,7 +147,11 @@ class SyncedClock extends VirtualClock {
 
 export class LocalDeployment {
   public static async start(stack: Stack, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
-    const template = CdkTemplate.fromStack(stack).toJSON() as Template;
+    return LocalDeployment.startFromTemplate(CdkTemplate.fromStack(stack).toJSON() as Template, options);
+  }
+
+  /** Like `start`, for a template already synthesized (a model of CloudFormation holds several). */
+  public static async startFromTemplate(template: Template, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
     const clock = new SyncedClock(options.startEpochSeconds);
     const emulator = await NeptuneGraphEmulator.start({ clock, seed: options.seed ?? 1 });
     const cloudFormation = await CloudFormationReceiver.start();
@@ -136,6 +163,8 @@ export class LocalDeployment {
   /** Every line the handler logged, in order. */
   public readonly logs: string[] = [];
   public readonly executions: ExecutionRecord[] = [];
+  /** Consulted before every call the handler or the state machine makes (see GatedCall); none by default. */
+  public gate?: (call: GatedCall) => CallRefusal | undefined;
   public readonly stateMachineArn: string;
   public readonly functionArn: string;
 
@@ -292,6 +321,11 @@ export class LocalDeployment {
     return answer;
   }
 
+  /** Whether an invocation or an execution is running (what `idle()` waits for). */
+  public get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Waits until no invocation or execution is running. */
   public async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
@@ -440,6 +474,8 @@ export class LocalDeployment {
       } catch {
         return reply(400, { message: 'Malformed JSON' }, 'SerializationException');
       }
+      const refusal = this.gate?.({ caller: 'handler', service: 'states', operation: target.split('.')[1], input: request as Json });
+      if (refusal) return reply(refusal.httpStatus ?? 400, { message: refusal.message }, refusal.error);
       const outcome = this.startExecution(request);
       if ('error' in outcome) return reply(400, { message: outcome.message }, outcome.error);
       return reply(200, { executionArn: outcome.executionArn, startDate: Date.now() / 1000 });
@@ -597,6 +633,8 @@ export class LocalDeployment {
     };
     const Command = commands[action];
     if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'neptune-graph', operation: upperFirst(action), input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     try {
       const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as unknown as Json;
       const { $metadata: _metadata, ...fields } = output;
@@ -607,6 +645,8 @@ export class LocalDeployment {
   }
 
   private async invokeLambda(input: Json): Promise<unknown> {
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'lambda', operation: 'Invoke', input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     if (input.FunctionName !== this.functionArn) {
       throw namedError('Lambda.ResourceNotFoundException', `Function not found: ${String(input.FunctionName)}`);
     }
