@@ -76,9 +76,10 @@ export interface ExecutionRecord {
 
 /**
  * A call made by one of the deployment's principals (the waiter function's role, or the state
- * machine's role), offered to `LocalDeployment.gate` before it reaches its service. A model of
- * CloudFormation (test/harness/orchestration.ts) uses it to refuse calls to resources not created
- * yet and calls that the IAM policies in effect do not allow.
+ * machine's role). `LocalDeployment.gate` sees the state machine's Task calls before they reach their
+ * service; a model of CloudFormation (test/harness/orchestration.ts) uses it, and proxies the
+ * handler's HTTP calls itself, to refuse calls to resources not created yet and calls that the IAM
+ * policies in effect do not allow.
  */
 export interface GatedCall {
   readonly caller: 'handler' | 'stateMachine';
@@ -86,7 +87,7 @@ export interface GatedCall {
   readonly service: string;
   /** The API operation, PascalCase: StartExecution, GetExportTask, Invoke... */
   readonly operation: string;
-  /** The request: the API's own JSON for the handler's calls, the Task's Parameters for the state machine's. */
+  /** The Task's Parameters (PascalCase), or for the handler's calls the API's own request (camelCase). */
   readonly input: Record<string, unknown>;
 }
 
@@ -163,7 +164,7 @@ export class LocalDeployment {
   /** Every line the handler logged, in order. */
   public readonly logs: string[] = [];
   public readonly executions: ExecutionRecord[] = [];
-  /** Consulted before every call the handler or the state machine makes (see GatedCall); none by default. */
+  /** Consulted before every call a Task of the state machine makes (see GatedCall); none by default. */
   public gate?: (call: GatedCall) => CallRefusal | undefined;
   public readonly stateMachineArn: string;
   public readonly functionArn: string;
@@ -474,8 +475,6 @@ export class LocalDeployment {
       } catch {
         return reply(400, { message: 'Malformed JSON' }, 'SerializationException');
       }
-      const refusal = this.gate?.({ caller: 'handler', service: 'states', operation: target.split('.')[1], input: request as Json });
-      if (refusal) return reply(refusal.httpStatus ?? 400, { message: refusal.message }, refusal.error);
       const outcome = this.startExecution(request);
       if ('error' in outcome) return reply(400, { message: outcome.message }, outcome.error);
       return reply(200, { executionArn: outcome.executionArn, startDate: Date.now() / 1000 });

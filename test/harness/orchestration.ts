@@ -199,7 +199,7 @@ export class OrchestratedStack {
   private readonly live = new Map<string, StackResource>();
   private readonly scheduler: Scheduler;
   private readonly random: () => number;
-  private readonly proxy = http.createServer();
+  private readonly proxies: http.Server[] = [];
   private readonly plausible = new WeakMap<Template, Record<string, ResourceValues>>();
   private readonly statementCache = new WeakMap<StackResource, Statement[]>();
   private readonly knownTemplates: Template[] = [];
@@ -270,8 +270,10 @@ export class OrchestratedStack {
   public async stop(): Promise<void> {
     this.scheduler.stop();
     await this.deployment.stop();
-    this.proxy.closeAllConnections();
-    await new Promise<void>((done) => this.proxy.close(() => done()));
+    for (const proxy of this.proxies) {
+      proxy.closeAllConnections();
+      await new Promise<void>((done) => proxy.close(() => done()));
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -921,35 +923,60 @@ export class OrchestratedStack {
   }
 
   /**
-   * The handler reaches Neptune Analytics through this proxy, so its own calls (the cancellation on
-   * Delete) pass the same gate as the state machine's: an IAM denial is answered as the service
-   * would (403 AccessDeniedException) and everything else goes to the emulator unchanged.
+   * The handler reaches Step Functions, Parameter Store and Neptune Analytics through proxies here,
+   * so its calls pass the same gate as the state machine's: a refused call is answered the way that
+   * API answers errors, and everything else goes on to the deployment's endpoint unchanged.
    */
   private async listen(): Promise<void> {
-    const target = new URL(this.deployment.emulator.endpoint);
-    this.proxy.on('request', (req, res) => {
+    const json = (protocol: string) => (refusal: CallRefusal): Reply => ({
+      status: refusal.httpStatus ?? 400,
+      headers: { 'content-type': `application/x-amz-json-${protocol}`, 'x-amzn-errortype': refusal.error },
+      body: JSON.stringify({ __type: refusal.error, message: refusal.message }),
+    });
+    const targetOperation = (req: http.IncomingMessage) => String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    await this.gateway('AWS_ENDPOINT_URL_SFN', 'states', (req, _path, input) => ({ operation: targetOperation(req), input }), json('1.0'));
+    await this.gateway('AWS_ENDPOINT_URL_SSM', 'ssm', (req, _path, input) => ({ operation: targetOperation(req), input }), json('1.1'));
+    await this.gateway('AWS_ENDPOINT_URL_NEPTUNE_GRAPH', 'neptune-graph', (req, path, input) => {
+      const label = /^\/exporttasks\/([^/]+)$/.exec(path)?.[1];
+      const operation = req.method === 'POST' ? 'StartExportTask'
+        : req.method === 'DELETE' ? 'CancelExportTask'
+          : label === undefined ? 'ListExportTasks' : 'GetExportTask';
+      return { operation, input: label === undefined ? input : { ...input, taskIdentifier: decodeURIComponent(label) } };
+    }, (refusal) => ({
+      // REST-JSON: the error type travels in a header; an IAM denial is a 403.
+      status: refusal.error === 'AccessDeniedException' ? 403 : refusal.httpStatus ?? 400,
+      headers: { 'content-type': 'application/json', 'x-amzn-errortype': refusal.error },
+      body: JSON.stringify({ message: refusal.message }),
+    }));
+  }
+
+  /** Puts a gate in front of the endpoint that an AWS_ENDPOINT_URL_* variable names (if the deployment set it). */
+  private async gateway(
+    variable: string,
+    service: string,
+    read: (req: http.IncomingMessage, path: string, input: Json) => { operation: string; input: Json },
+    refuse: (refusal: CallRefusal) => Reply,
+  ): Promise<void> {
+    const endpoint = process.env[variable];
+    if (!endpoint) return;
+    const target = new URL(endpoint);
+    const proxy = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        const path = (req.url ?? '/').split('?')[0];
-        const label = /^\/exporttasks\/([^/]+)$/.exec(path)?.[1];
-        const operation = req.method === 'POST' ? 'StartExportTask'
-          : req.method === 'DELETE' ? 'CancelExportTask'
-            : label === undefined ? 'ListExportTasks' : 'GetExportTask';
         let input: Json = {};
         try {
           input = body.length > 0 ? JSON.parse(body.toString('utf8')) : {};
         } catch {
           input = {};
         }
-        if (label !== undefined) input = { ...input, taskIdentifier: decodeURIComponent(label) };
-        const refusal = this.gate({ caller: 'handler', service: 'neptune-graph', operation, input });
+        const call = read(req, (req.url ?? '/').split('?')[0], input);
+        const refusal = this.gate({ caller: 'handler', service, operation: call.operation, input: call.input });
         if (refusal) {
-          const text = JSON.stringify({ message: refusal.message });
-          const status = refusal.error === 'AccessDeniedException' ? 403 : refusal.httpStatus ?? 400;
-          res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': refusal.error, 'content-length': Buffer.byteLength(text) });
-          res.end(text);
+          const reply = refuse(refusal);
+          res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+          res.end(reply.body);
           return;
         }
         const destination = { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers };
@@ -961,10 +988,17 @@ export class OrchestratedStack {
         forwarded.end(body);
       });
     });
-    await new Promise<void>((done) => this.proxy.listen(0, '127.0.0.1', () => done()));
+    await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', () => done()));
+    this.proxies.push(proxy);
     // Set after LocalDeployment.start, which remembers (and on stop restores) the value from before it.
-    process.env.AWS_ENDPOINT_URL_NEPTUNE_GRAPH = `http://127.0.0.1:${(this.proxy.address() as AddressInfo).port}`;
+    process.env[variable] = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   }
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
 }
 
 // Time ------------------------------------------------------------------------------------------
