@@ -97,7 +97,14 @@ describe('history events', () => {
     expect(record.status).toBe('FAILED');
     expect(record.failure).toEqual({ error: 'Broken', cause: 'the task is gone' });
     expect(record.eventsByType).toEqual({
-      ExecutionStarted: 1, TaskStateEntered: 1, TaskScheduled: 1, TaskStarted: 1, TaskFailed: 1, TaskStateExited: 1, FailStateEntered: 1, ExecutionFailed: 1,
+      ExecutionStarted: 1,
+      TaskStateEntered: 1,
+      TaskScheduled: 1,
+      TaskStarted: 1,
+      TaskFailed: 1,
+      TaskStateExited: 1,
+      FailStateEntered: 1,
+      ExecutionFailed: 1,
     });
   });
 
