@@ -58,8 +58,10 @@ new awscdk.LambdaFunction(project, {
   cdkDeps: project.cdkDeps,
   runtime: awscdk.LambdaRuntime.NODEJS_22_X,
   bundlingOptions: {
-    // The Lambda Node.js 22 runtime ships AWS SDK v3; the handler only needs its SFN client.
-    externals: ['@aws-sdk/*'],
+    // The Lambda Node.js 22 runtime ships an AWS SDK v3 of unpublished version: the handler takes
+    // only its long-established Step Functions and Parameter Store clients from there, and bundles
+    // the Neptune Analytics client, whose export-task commands date from 2024-11.
+    externals: ['@aws-sdk/client-sfn', '@aws-sdk/client-ssm'],
   },
 });
 project.addPackageIgnore('/lambda/');
