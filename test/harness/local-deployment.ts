@@ -84,6 +84,30 @@ export interface ExecutionRecord extends ExecutionObservations {
   endedAt?: number;
 }
 
+/**
+ * A call made by one of the deployment's principals (the waiter function's role, or the state
+ * machine's role). `LocalDeployment.gate` sees the state machine's Task calls before they reach their
+ * service; a model of CloudFormation (test/harness/orchestration.ts) uses it, and proxies the
+ * handler's HTTP calls itself, to refuse calls to resources not created yet and calls that the IAM
+ * policies in effect do not allow.
+ */
+export interface GatedCall {
+  readonly caller: 'handler' | 'stateMachine';
+  /** 'states', 'neptune-graph', 'lambda', 'ssm'. */
+  readonly service: string;
+  /** The API operation, PascalCase: StartExecution, GetExportTask, Invoke... */
+  readonly operation: string;
+  /** The Task's Parameters (PascalCase), or for the handler's calls the API's own request (camelCase). */
+  readonly input: Record<string, unknown>;
+}
+
+/** How a refused call fails: the error name its caller sees (and, for an HTTP API, the status). */
+export interface CallRefusal {
+  readonly error: string;
+  readonly message: string;
+  readonly httpStatus?: number;
+}
+
 export interface LocalDeploymentOptions {
   /** Seed for the emulator and for retry jitter. @default 1 */
   readonly seed?: number;
@@ -134,7 +158,11 @@ class SyncedClock extends VirtualClock {
 
 export class LocalDeployment {
   public static async start(stack: Stack, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
-    const template = CdkTemplate.fromStack(stack).toJSON() as Template;
+    return LocalDeployment.startFromTemplate(CdkTemplate.fromStack(stack).toJSON() as Template, options);
+  }
+
+  /** Like `start`, for a template already synthesized (a model of CloudFormation holds several). */
+  public static async startFromTemplate(template: Template, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
     const clock = new SyncedClock(options.startEpochSeconds);
     const emulator = await NeptuneGraphEmulator.start({ clock, seed: options.seed ?? 1 });
     const cloudFormation = await CloudFormationReceiver.start();
@@ -147,6 +175,8 @@ export class LocalDeployment {
   /** Every line the handler logged, in order. */
   public readonly logs: string[] = [];
   public readonly executions: ExecutionRecord[] = [];
+  /** Consulted before every call a Task of the state machine makes (see GatedCall); none by default. */
+  public gate?: (call: GatedCall) => CallRefusal | undefined;
   public readonly stateMachineArn: string;
   public readonly functionArn: string;
   /** Scripted failures of Lambda invocations of the handler (by the loop or by CloudFormation). */
@@ -338,6 +368,11 @@ export class LocalDeployment {
     const answer = await this.cloudFormation.answerFor(event.RequestId, timeoutMs);
     await this.idle();
     return answer;
+  }
+
+  /** Whether an invocation or an execution is running (what `idle()` waits for). */
+  public get busy(): boolean {
+    return this.pending.size > 0;
   }
 
   /** Waits until no invocation or execution is running. */
@@ -676,6 +711,8 @@ export class LocalDeployment {
     };
     const Command = commands[action];
     if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'neptune-graph', operation: upperFirst(action), input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     try {
       const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as unknown as Json;
       const { $metadata: _metadata, ...fields } = output;
@@ -687,6 +724,8 @@ export class LocalDeployment {
 
   /** The optimized lambda:invoke integration (RequestResponse), with the faults scripted for `caller: 'stepFunctions'`. */
   private async invokeLambda(input: Json): Promise<unknown> {
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'lambda', operation: 'Invoke', input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     if (input.FunctionName !== this.functionArn) {
       throw namedError('Lambda.ResourceNotFoundException', `Function not found: ${String(input.FunctionName)}`);
     }
