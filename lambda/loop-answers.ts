@@ -192,7 +192,8 @@ export function judge(payload: LoopAnswer): Verdict {
   if (outcome === Outcome.TASK_ENDED && status === 'SUCCEEDED') {
     return { status: 'SUCCESS', data: attributesOf(task) };
   }
-  if (outcome === Outcome.TASK_ENDED && status === 'MISSING') {
+  // The loop reads the documented PascalCase `Status`; without it, it stopped at once.
+  if (outcome === Outcome.TASK_ENDED && typeof task.Status !== 'string') {
     return { status: 'FAILED', reason: `GetExportTask returned no status for export task ${taskId}: ${show(task)}` };
   }
   if (outcome === Outcome.TASK_ENDED) {
@@ -204,7 +205,7 @@ export function judge(payload: LoopAnswer): Verdict {
   }
   if (outcome === Outcome.TIMED_OUT) {
     const progress = field(field(task, 'ExportTaskDetails'), 'ProgressPercentage');
-    const last = status && status !== 'MISSING'
+    const last = status
       ? ` (last status ${status}${typeof progress === 'number' && progress >= 0 ? `, ${progress}%` : ''})`
       : '';
     const timeout = typeof payload.timeoutSeconds === 'number' ? formatDuration(payload.timeoutSeconds) : 'its timeout';

@@ -57,11 +57,6 @@ export interface PollingPolicyInput {
 export interface PollingPolicy {
   readonly minIntervalSeconds: number;
   readonly fallbackIntervalSeconds: number;
-  /**
-   * Default fields merged under each GetExportTask result, so the top-level paths the loop reads
-   * always exist (the fields inside ExportTaskDetails are checked for presence by the loop itself).
-   */
-  readonly taskDefaults: Record<string, unknown>;
   /** Fields merged over each GetExportTask result: the export filter is dropped, it can be large. */
   readonly taskOverrides: Record<string, unknown>;
   /** Merged over the poll bookkeeping when the loop continues in a new execution. */
@@ -139,7 +134,6 @@ export function buildPollingPolicy(input: PollingPolicyInput): PollingPolicy {
   return {
     minIntervalSeconds: min,
     fallbackIntervalSeconds: fallback,
-    taskDefaults: { Status: 'MISSING', ExportTaskDetails: {} },
     taskOverrides: { ExportFilter: null },
     newExecutionPoll: { rounds: 0 },
     log,

@@ -39,12 +39,14 @@ export const WaitLoopStates = {
   DONE: 'Answered',
 } as const;
 
-/** GetExportTask errors that say nothing about the task: retry, then keep polling until the deadline. */
+/**
+ * GetExportTask errors that say nothing about the task: retry, then keep polling until the deadline.
+ * Only errors the service model lists for GetExportTask (and Step Functions' own timeout): a failure
+ * to reach the service has no documented name, and is retried as an unknown error.
+ */
 export const TRANSIENT_ERRORS = [
   'NeptuneGraph.ThrottlingException',
   'NeptuneGraph.InternalServerException',
-  // A failure to reach the service at all (a reset connection); the name is unverified.
-  'NeptuneGraph.SdkClientException',
   'States.Timeout',
 ];
 /** GetExportTask errors that no amount of waiting fixes: answer at once. */
@@ -71,8 +73,6 @@ export const ANSWER_INVOKE_ERRORS = [
 const START_EXECUTION_RETRYABLE = ['SFN.ThrottlingException', 'SFN.SfnException', 'States.Timeout', 'States.TaskFailed'];
 
 const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'DELETED'];
-/** Status the loop substitutes when GetExportTask returns none (see PollingPolicy.taskDefaults). */
-const MISSING_STATUS = 'MISSING';
 
 /** The handler already retried the PUT a few times; the loop tries again over about a minute. */
 const RETRY_UNDELIVERED: sfn.RetryProps = {
@@ -162,8 +162,9 @@ class WaitLoopBuilder {
     planWithoutProgress.next(guardWait);
     planFromProgress.forEach((plan) => plan.next(guardWait));
     getExportTask.addCatch(callFailed, { errors: PERMANENT_ERRORS, resultPath: '$.last.error' });
-    getExportTask.addCatch(planWithoutProgress, { errors: TRANSIENT_ERRORS, resultPath: '$.last.error' });
-    getExportTask.addCatch(callFailed, { errors: [sfn.Errors.ALL], resultPath: '$.last.error' });
+    // Errors without a documented name (a failure to reach the service, say) may pass: keep polling,
+    // and name the error in the reason if it still stands at the deadline.
+    getExportTask.addCatch(planWithoutProgress, { errors: [sfn.Errors.ALL], resultPath: '$.last.error' });
     getExportTask.next(this.checkStatus(taskEnded, planWithoutProgress, planFromProgress));
 
     const announce = new sfn.Choice(this.scope, this.S.ANNOUNCE)
@@ -234,9 +235,9 @@ class WaitLoopBuilder {
       iamResources: [this.exportTaskArns],
       parameters: { 'TaskIdentifier.$': '$.taskId' },
       resultSelector: {
-        // Status and ExportTaskDetails get defaults (a path to a missing field is fatal); the export
-        // filter, which can be large, is dropped rather than carried in every poll's state.
-        'task.$': `States.JsonMerge(States.JsonMerge(${POLICY}.taskDefaults, $, false), ${POLICY}.taskOverrides, false)`,
+        // The export filter, which can be large, is dropped rather than carried in every poll's state.
+        // Fields the service may omit are checked for presence by CheckStatus before anything reads them.
+        'task.$': `States.JsonMerge($, ${POLICY}.taskOverrides, false)`,
         'at.$': '$$.State.EnteredTime',
         // A successful call clears the previous error: a timeout reports only an error that lasted.
         'error': {},
@@ -246,7 +247,7 @@ class WaitLoopBuilder {
     });
     getExportTask.addRetry({ errors: TRANSIENT_ERRORS, ...RETRY_THROTTLED_CALL });
     getExportTask.addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 });
-    // Unknown errors (an IAM denial may not carry a specific name) get two quick retries, then fail.
+    // Errors without a documented name get two quick retries, then the loop polls on (see the Catch).
     getExportTask.addRetry({
       errors: [sfn.Errors.ALL], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 2, jitterStrategy: sfn.JitterType.FULL,
     });
@@ -261,7 +262,9 @@ class WaitLoopBuilder {
     const status = '$.last.task.Status';
     const usable = (path: string) => sfn.Condition.and(sfn.Condition.isPresent(path), sfn.Condition.isNumeric(path));
     const choice = new sfn.Choice(this.scope, this.S.CHECK_STATUS)
-      .when(sfn.Condition.or(...[...TERMINAL_STATUSES, MISSING_STATUS].map((s) => sfn.Condition.stringEquals(status, s))), taskEnded)
+      // No status at all (or under another casing than documented): report what came back.
+      .when(sfn.Condition.not(sfn.Condition.isPresent(status)), taskEnded)
+      .when(sfn.Condition.or(...TERMINAL_STATUSES.map((s) => sfn.Condition.stringEquals(status, s))), taskEnded)
       .when(sfn.Condition.not(usable(PROGRESS)), planWithoutProgress)
       .when(sfn.Condition.not(usable(ELAPSED)), planWithoutProgress)
       .when(sfn.Condition.or(
