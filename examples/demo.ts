@@ -1,6 +1,11 @@
 /**
- * `npm run demo [-- --scenario <name>]`: deploys the waiter of the example app on this machine and
- * shows it wait for a Neptune Analytics export.
+ * `npm run demo [-- --scenario <name>]`: deploys one of the example apps on this machine and shows
+ * the deployment wait for a Neptune Analytics export.
+ *
+ * Most scenarios deploy examples/export-pipeline: CloudFormation creates its GraphExport, whose wait
+ * loop starts the export (StartExportTask) and polls it until it ends. `passed-in` and `not-found`
+ * deploy examples/pipeline-task-id: a pipeline step started the export and passed its task id as a
+ * stack parameter, and an ExportTaskWaiter waits for that task.
  *
  * The state machine and the handler bundle are exactly what `cdk synth` and `npx projen bundle`
  * produce; Neptune Analytics, Step Functions and CloudFormation are the local stand-ins of
@@ -8,12 +13,13 @@
  * few real seconds so that its progress can be watched.
  */
 import * as fs from 'node:fs';
-import { App, Duration, Token } from 'aws-cdk-lib';
+import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { ExportTaskResult } from '../src';
-import { ExportPipelineStack, ExportPipelineStackProps } from './export-pipeline/stack';
+import { ExportPipelineStack } from './export-pipeline/stack';
+import { ExportTaskWaitStack } from './pipeline-task-id/stack';
 import { RecordedAnswer, RecordedSignal } from '../test/harness/cloudformation';
 import { HANDLER_BUNDLE, LocalDeployment } from '../test/harness/local-deployment';
-import { FaultRule, TaskScript } from '../test/harness/neptune-emulator';
+import { EmulatedTask, FaultRule, TaskScript } from '../test/harness/neptune-emulator';
 import { Template } from '../test/harness/template';
 
 /** Where the demo writes: process.stdout, or a collector in tests. */
@@ -37,8 +43,11 @@ export interface ScenarioResult {
   readonly ok: boolean;
   /** What went wrong, when not ok. */
   readonly problems: string[];
+  /** The export task waited for (started by the GraphExport, or passed in), if it exists. */
+  readonly taskId?: string;
   readonly create: CloudFormationAnswer;
   readonly delete: CloudFormationAnswer;
+  readonly startExportTaskCalls: number;
   readonly getExportTaskCalls: number;
   readonly throttledCalls: number;
   readonly stateTransitions: number;
@@ -64,69 +73,132 @@ interface CloudFormationAnswer {
   Data?: Record<string, string>;
 }
 
+/**
+ * 'graph-export': examples/export-pipeline, whose GraphExport starts the export and waits for it.
+ * 'task-id-parameter': examples/pipeline-task-id, an ExportTaskWaiter on the task id a pipeline step
+ * passed in as the ExportTaskId parameter.
+ */
+type Example = 'graph-export' | 'task-id-parameter';
+
 interface Scenario {
   readonly description: string;
-  /** The export task as the emulated service runs it; none: the task does not exist. */
+  readonly example: Example;
+  /**
+   * How the export task runs in the emulated service. With 'graph-export' it is the task the loop's
+   * StartExportTask creates (its graph, role, key and destination come from the request); with
+   * 'task-id-parameter' it exists before the deployment (none: the id names no task).
+   */
   readonly task?: TaskScript;
   readonly faults?: FaultRule[];
-  readonly stack?: ExportPipelineStackProps;
+  /** The construct's timeout. @default the example's (50 minutes) */
+  readonly timeout?: Duration;
   readonly expect: { status: 'SUCCESS' | 'FAILED'; reason?: RegExp; minThrottled?: number };
 }
 
-const TASK_ID = 't-demo12345a';
+/** The task id the pipeline step passes in (task-id-parameter scenarios). */
+const PASSED_IN_TASK_ID = 't-demo12345a';
 const EXPORT: TaskScript = {
-  taskId: TASK_ID,
-  graphId: 'g-0123456789',
   initializingSeconds: 90,
   exportingSeconds: 25 * 60,
   vertices: 1_250_000,
   edges: 4_800_000,
+};
+/** What a pipeline step's StartExportTask asked for (the GraphExport scenarios take these from the stack). */
+const STARTED_BY_PIPELINE: TaskScript = {
+  ...EXPORT,
+  taskId: PASSED_IN_TASK_ID,
+  graphId: 'g-0123456789',
   format: 'PARQUET',
   parquetType: 'COLUMNAR',
-  destination: 's3://exportpipeline-exportbucket4e99310e-1xq2demo/exports/',
+  destination: 's3://pipeline-exports-123456789012/exports/',
   kmsKeyIdentifier: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-  roleArn: 'arn:aws:iam::123456789012:role/ExportPipeline-ExportRoleB9ACA3CD-Q1W2E3R4T5Y6',
+  roleArn: 'arn:aws:iam::123456789012:role/PipelineExportRole',
 };
 
 export const SCENARIOS: Record<string, Scenario> = {
   'success': {
-    description: 'a 25-minute export that succeeds',
+    description: 'a GraphExport starts a 25-minute export that succeeds',
+    example: 'graph-export',
     task: EXPORT,
     expect: { status: 'SUCCESS' },
   },
   'failed': {
-    description: 'the export fails at 62 %',
+    description: 'a GraphExport starts an export that fails at 62 %',
+    example: 'graph-export',
     task: { ...EXPORT, outcome: 'FAILED', progress: (f) => 0.62 * f, statusReason: 'Access denied writing to the destination: check the export role' },
     expect: { status: 'FAILED', reason: /ended with status FAILED: Access denied/ },
   },
   'cancelled': {
-    description: 'someone cancels the export after 10 minutes',
+    description: 'a GraphExport starts an export that someone cancels after 10 minutes',
+    example: 'graph-export',
     task: { ...EXPORT, cancelAfterSeconds: 600, cancellingSeconds: 90 },
     expect: { status: 'FAILED', reason: /ended with status CANCELLED/ },
   },
   'throttled': {
-    description: 'a 25-minute export, with 60 % of GetExportTask calls throttled (HTTP 429)',
+    description: 'a GraphExport starts a 25-minute export, and 60 % of GetExportTask calls are throttled (HTTP 429)',
+    example: 'graph-export',
     task: EXPORT,
     faults: [{ operation: 'GetExportTask', kind: 'throttle', probability: 0.6 }],
     expect: { status: 'SUCCESS', minThrottled: 5 },
   },
   'timeout': {
-    description: 'a 3-hour export, with a waiter whose timeout is 10 minutes',
+    description: 'a GraphExport whose timeout is 10 minutes starts a 3-hour export',
+    example: 'graph-export',
     task: { ...EXPORT, exportingSeconds: 3 * 3600 },
-    stack: { waiterTimeout: Duration.minutes(10) },
+    timeout: Duration.minutes(10),
     expect: { status: 'FAILED', reason: /did not finish within 10 minutes/ },
   },
-  'not-found': {
-    description: 'the task id names no export task',
-    expect: { status: 'FAILED', reason: /ResourceNotFoundException/ },
-  },
   'long-export': {
-    description: 'a 5-hour export, with a waiter whose timeout is 6 hours (long-wait mode: a WaitCondition waits)',
+    description: 'a GraphExport whose timeout is 6 hours starts a 5-hour export (long-wait mode: a WaitCondition waits)',
+    example: 'graph-export',
     task: { ...EXPORT, initializingSeconds: 300, exportingSeconds: 5 * 3600 - 300, vertices: 48_000_000, edges: 310_000_000 },
-    stack: { waiterTimeout: Duration.hours(6) },
+    timeout: Duration.hours(6),
     expect: { status: 'SUCCESS' },
   },
+  'passed-in': {
+    description: `a pipeline step started a 25-minute export and passed its task id (${PASSED_IN_TASK_ID}) to an ExportTaskWaiter`,
+    example: 'task-id-parameter',
+    task: STARTED_BY_PIPELINE,
+    expect: { status: 'SUCCESS' },
+  },
+  'not-found': {
+    description: `the task id passed to an ExportTaskWaiter (${PASSED_IN_TASK_ID}) names no export task`,
+    example: 'task-id-parameter',
+    expect: { status: 'FAILED', reason: /ResourceNotFoundException/ },
+  },
 };
+
+interface DeployedExample {
+  readonly stack: Stack;
+  /** The GraphExport or the ExportTaskWaiter. */
+  readonly construct: ExportTaskResult;
+  /** What CloudFormation sends in the Create event beyond the template's own (resolved) properties. */
+  readonly createProperties: Record<string, unknown>;
+  /** How the deployment is introduced, once the logical id of the construct is known. */
+  intro(logicalId: string): string;
+}
+
+function exampleOf(scenario: Scenario): DeployedExample {
+  if (scenario.example === 'graph-export') {
+    const stack = new ExportPipelineStack(new App(), 'ExportPipeline', { exportTimeout: scenario.timeout });
+    return {
+      stack,
+      construct: stack.graphExport,
+      createProperties: {},
+      intro: (logicalId) => `CloudFormation creates ${logicalId} (Custom::NeptuneGraphExport, the GraphExport of examples/export-pipeline): `
+        + 'its wait loop calls StartExportTask, then polls GetExportTask until the export ends.\n\n',
+    };
+  }
+  const stack = new ExportTaskWaitStack(new App(), 'ExportTaskWait', { timeout: scenario.timeout });
+  return {
+    stack,
+    construct: stack.waiter,
+    // A parameter without a default: CloudFormation substitutes the value the pipeline passed.
+    createProperties: { TaskIdentifier: PASSED_IN_TASK_ID },
+    intro: (logicalId) => `A pipeline step called StartExportTask and deployed examples/pipeline-task-id with ExportTaskId=${PASSED_IN_TASK_ID}; `
+      + `CloudFormation creates ${logicalId} (Custom::NeptuneGraphExportTaskWaiter), which polls GetExportTask until that export ends.\n\n`,
+  };
+}
 
 export async function runScenario(name: string, options: RunOptions = {}): Promise<ScenarioResult> {
   const scenario = SCENARIOS[name];
@@ -134,27 +206,41 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
   const out = options.out ?? process.stdout;
   const realSeconds = options.realSeconds ?? 4;
 
-  const stack = new ExportPipelineStack(new App(), 'ExportPipeline', scenario.stack);
+  const example = exampleOf(scenario);
   const virtualSeconds = expectedVirtualSeconds(scenario);
-  const d = await LocalDeployment.start(stack, { realMsPerVirtualSecond: (realSeconds * 1000) / virtualSeconds });
+  const d = await LocalDeployment.start(example.stack, { realMsPerVirtualSecond: (realSeconds * 1000) / virtualSeconds });
   try {
     const waiterId = d.waiters()[0].logicalId;
     const t0 = d.clock.now();
-    const task = scenario.task ? d.emulator.addTask(scenario.task) : undefined;
+    const startedElsewhere = scenario.example === 'task-id-parameter';
+    if (startedElsewhere && scenario.task) d.emulator.addTask(scenario.task);
+    if (!startedElsewhere) d.emulator.startDefaults = scenario.task ?? {};
     scenario.faults?.forEach((rule) => d.emulator.fault(rule));
+    // The task waited for: the one passed in, or the one the GraphExport's StartExportTask created.
+    const task = (): EmulatedTask | undefined => {
+      if (startedElsewhere) return d.emulator.task(PASSED_IN_TASK_ID);
+      const started = startExportTaskCalls(d).find((call) => call.taskId !== undefined);
+      return started ? d.emulator.task(started.taskId!) : undefined;
+    };
 
     out.write(`Scenario ${name}: ${scenario.description}.\n`);
-    out.write(`CloudFormation created Export (AWS::NeptuneGraph::ExportTask, TaskId ${TASK_ID}) and now creates ${waiterId}.\n\n`);
+    out.write(example.intro(waiterId));
 
-    const snapshot = () => ({ elapsed: d.clock.now() - t0, task: task?.describe(), polls: getExportTaskCalls(d).length });
-    // CloudFormation resolves Fn::GetAtt Export.TaskId before it sends the event (and, in long-wait
-    // mode, Ref of the WaitConditionHandle: its presigned URL).
-    const event = d.event('Create', { properties: { TaskIdentifier: TASK_ID } });
+    const snapshot = () => ({
+      elapsed: d.clock.now() - t0,
+      task: task()?.describe(),
+      polls: getExportTaskCalls(d).length,
+      // Before its StartExportTask a GraphExport has no task yet; a task id passed in names none.
+      noTask: startedElsewhere ? 'NO SUCH TASK' : 'NOT STARTED',
+    });
+    // CloudFormation resolves the properties' Refs and Fn::GetAtts before it sends the event (in
+    // long-wait mode also Ref of the WaitConditionHandle: its presigned URL).
+    const event = d.event('Create', { properties: example.createProperties });
     const timeoutMs = realSeconds * 1000 + 30_000;
     let create: RecordedAnswer;
     let signal: RecordedSignal | undefined;
     let attributes: Record<string, string> | undefined;
-    if (!stack.waiter.longWait) {
+    if (!example.construct.longWait) {
       const progress = new ProgressView(out, snapshot);
       try {
         create = await d.run(event, timeoutMs);
@@ -180,7 +266,7 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
       const body = signal.body as SignalBody;
       printSignal(out, condition.logicalId, body, signal.receivedAt / 1000 - t0);
       if (body.Status === 'SUCCESS') {
-        attributes = attributesFromWaitCondition(d, stack.waiter);
+        attributes = attributesFromWaitCondition(d, example.construct);
         out.write(`Attributes, as the template reads them: Fn::Select(i, Fn::Split('|', Fn::GetAtt ${condition.logicalId}.Data)):\n`);
         table(out, Object.entries(attributes).map(([key, value]) => [key, value === '' ? '""' : value]));
         out.write('\n');
@@ -193,23 +279,31 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
       if (createBody.Status === 'SUCCESS') printDownstream(out, d, waiterId, createBody.Data ?? {});
     }
 
-    const deleted = await d.run(d.event('Delete', { properties: { TaskIdentifier: TASK_ID }, physicalResourceId: createBody.PhysicalResourceId ?? TASK_ID }));
+    const deleted = await d.run(d.event('Delete', {
+      properties: example.createProperties,
+      physicalResourceId: createBody.PhysicalResourceId ?? task()?.taskId ?? PASSED_IN_TASK_ID,
+    }));
     const deleteBody = deleted.body as CloudFormationAnswer;
     printAnswer(out, 'Delete', deleteBody);
 
     const calls = getExportTaskCalls(d);
     const throttled = calls.filter((call) => call.httpStatus === 429).length;
     const transitions = d.executions.reduce((sum, execution) => sum + execution.transitions, 0);
-    const taskEnd = scenario.task ? t0 + taskEndOffset(scenario.task) : undefined;
+    // A task passed in started with the demo; a GraphExport's when its StartExportTask arrived.
+    const taskStart = startedElsewhere ? t0 : startExportTaskCalls(d).find((call) => call.taskId !== undefined)?.at;
+    const taskEnd = scenario.task && taskStart !== undefined ? taskStart + taskEndOffset(scenario.task) : undefined;
     const answeredAt = (signal ?? create).receivedAt / 1000;
     const lateness = taskEnd !== undefined && taskEnd <= answeredAt ? answeredAt - taskEnd : undefined;
-    out.write(`Summary: ${plural(calls.length, 'GetExportTask call')} (${throttled} throttled), ${plural(transitions, 'state transition')}, `
+    const starts = startExportTaskCalls(d).length;
+    out.write(`Summary: ${startedElsewhere ? '' : `${plural(starts, 'StartExportTask call')}, `}`
+      + `${plural(calls.length, 'GetExportTask call')} (${throttled} throttled), ${plural(transitions, 'state transition')}, `
       + `lateness ${lateness === undefined ? 'n/a (the task had not ended)' : `${round(lateness)} s (virtual: ${signal ? 'signal' : 'answer'} time minus task end)`}.\n`);
 
     const problems = [
       ...(signal
         ? checkLongWait(scenario, createBody, signal.body as SignalBody, attributes ?? {}, create.receivedAt / 1000 - t0)
         : check(scenario, createBody, throttled)),
+      ...(startedElsewhere || starts === 1 ? [] : [`expected the GraphExport to start one export, it called StartExportTask ${starts} times`]),
       ...(deleteBody.Status === 'SUCCESS' ? [] : [`Delete answered ${deleteBody.Status}`]),
       ...d.cloudFormation.violations.map((violation) => `CloudFormation contract: ${violation}`),
     ];
@@ -221,8 +315,10 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
       scenario: name,
       ok,
       problems,
+      taskId: task()?.taskId,
       create: createBody,
       delete: deleteBody,
+      startExportTaskCalls: starts,
       getExportTaskCalls: calls.length,
       throttledCalls: throttled,
       stateTransitions: transitions,
@@ -278,7 +374,7 @@ function attributesFromWaitCondition(d: LocalDeployment, waiter: ExportTaskResul
     TimeElapsedSeconds: Token.asString(waiter.attrTimeElapsedSeconds),
     StartTime: waiter.attrStartTime,
   };
-  const stack = waiter.node.scope as ExportPipelineStack;
+  const stack = Stack.of(waiter);
   return Object.fromEntries(Object.entries(tokens).map(([name, token]) => [name, d.evaluateWaitConditionAttribute(stack.resolve(token))]));
 }
 
@@ -290,12 +386,13 @@ function taskEndOffset(task: TaskScript): number {
 
 /** Roughly how much virtual time the scenario takes, to pace it to the requested real time. */
 function expectedVirtualSeconds(scenario: Scenario): number {
-  const timeout = scenario.stack?.waiterTimeout?.toSeconds();
+  const timeout = scenario.timeout?.toSeconds();
   const end = scenario.task ? taskEndOffset(scenario.task) : 1;
   return Math.max(1, Math.min(end, timeout ?? Infinity));
 }
 
 const getExportTaskCalls = (d: LocalDeployment) => d.emulator.calls.filter((call) => call.operation === 'GetExportTask');
+const startExportTaskCalls = (d: LocalDeployment) => d.emulator.calls.filter((call) => call.operation === 'StartExportTask');
 
 // ---------------------------------------------------------------------------------------------
 // Output
@@ -304,6 +401,8 @@ interface Snapshot {
   elapsed: number;
   task?: Record<string, unknown>;
   polls: number;
+  /** What the status column shows while there is no task. */
+  noTask: string;
 }
 
 /** A progress bar redrawn in place on a terminal; a line per 10 % or status change otherwise. */
@@ -323,9 +422,9 @@ class ProgressView {
   }
 
   private render(final = false): void {
-    const { elapsed, task, polls } = this.snapshot();
+    const { elapsed, task, polls, noTask } = this.snapshot();
     const details = task?.exportTaskDetails as Record<string, number | undefined> | undefined;
-    const status = String(task?.status ?? 'NO SUCH TASK');
+    const status = String(task?.status ?? noTask);
     const percent = details?.progressPercentage ?? 0;
     const counts = details
       ? `${(details.numVerticesWritten ?? 0).toLocaleString('en-US')} vertices, ${(details.numEdgesWritten ?? 0).toLocaleString('en-US')} edges`

@@ -5,15 +5,20 @@
  * - the wait loop (`{ [ANSWER_MARKER]: ... }`), to answer CloudFormation: see loop-answers.ts.
  * Every CloudFormation request that carries a ResponseURL is answered exactly once, whatever fails.
  */
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { serializeAnswer } from './cloudformation-response';
 import { CREATE_FAILED_ID, deliver, errorText, isObject, Json, log, text } from './common';
-import { cancelExport } from './export-cancellation';
-import { answerFromLoop, LoopAnswer } from './loop-answers';
+import { startExecution, stopSupersededExecutions } from './executions';
+import { cancelExport, cancelExportsStartedFor } from './export-cancellation';
+import { answerFromLoop, LoopAnswer, LoopRequest } from './loop-answers';
+import { forgetResults, requestParameterName, storeRequestSecrets } from './parameter-store';
 import {
-  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Limits, Props, TASK_ID_PATTERN,
+  executionBaseName, exportFingerprint, formatIdentity, parsePhysicalId, PhysicalId, resourceKey, resultsKey,
+} from './physical-id';
+import {
+  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Limits, Props,
 } from '../src/constants';
-import { buildPollingPolicy } from '../src/polling-policy';
+import { buildPollingPolicy, initialLoopState } from '../src/polling-policy';
 import {
   checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkPollInterval,
   checkPollRange, checkRoleArn, checkTags, checkTaskIdentifier, checkTimeout, parseSeconds, show,
@@ -28,10 +33,8 @@ interface LambdaContext {
 
 /** Time kept in hand to answer before Lambda ends the invocation. */
 const ANSWER_RESERVE_MS = 4000;
-/** The longest one StartExecution attempt can take: its connection and request timeouts. */
-const START_ATTEMPT_MS = 8000;
-
-let sfnClient: SFNClient | undefined;
+/** Step Functions refuses larger execution input (and state data). */
+const MAX_EXECUTION_INPUT_BYTES = 256 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
@@ -121,7 +124,10 @@ async function handleCloudFormationEvent(event: unknown, context?: LambdaContext
   const outOfTime = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
       log('ERROR', 'Out of time before the request was handled', request);
-      resolve(responder.answer('FAILED', { reason: 'The waiter handler ran out of time before it could start waiting (see its log).', physicalResourceId: failedId }));
+      // A Delete never fails: whatever it did not finish (cancelling an export) is only logged.
+      resolve(request.requestType === 'Delete'
+        ? responder.answer('SUCCESS', { physicalResourceId: failedId })
+        : responder.answer('FAILED', { reason: 'The waiter handler ran out of time before it could start waiting (see its log).', physicalResourceId: failedId }));
     }, Math.max(0, remaining - ANSWER_RESERVE_MS));
   });
 
@@ -130,7 +136,9 @@ async function handleCloudFormationEvent(event: unknown, context?: LambdaContext
       await handleRequest(event, responder, request, deadlineMs, answerBy);
     } catch (error) {
       log('ERROR', 'Request failed', { ...request, error: errorText(error) });
-      await responder.answer('FAILED', { reason: `The waiter could not handle the request: ${errorText(error)}`, physicalResourceId: failedId });
+      await (request.requestType === 'Delete'
+        ? responder.answer('SUCCESS', { physicalResourceId: failedId })
+        : responder.answer('FAILED', { reason: `The waiter could not handle the request: ${errorText(error)}`, physicalResourceId: failedId }));
     }
   })();
   try {
@@ -145,22 +153,13 @@ async function handleCloudFormationEvent(event: unknown, context?: LambdaContext
 async function handleRequest(event: Json, responder: Responder, request: Json, deadlineMs: number, answerBy: number): Promise<void> {
   const requestType = event.RequestType;
   const physicalId = stringField(event, 'PhysicalResourceId');
-  if (requestType === 'Delete') {
-    // Never fails: a stack must always be deletable. Only a GraphExport that asked for it touches the task.
-    const properties = isObject(event.ResourceProperties) ? event.ResourceProperties : {};
-    if (String(properties[Props.CANCEL_ON_DELETE]) === 'true' && TASK_ID_PATTERN.test(physicalId)) {
-      await cancelExport(physicalId, deadlineMs);
-    } else {
-      log('INFO', 'Delete: nothing to clean up', request);
-    }
-    return responder.answer('SUCCESS', { physicalResourceId: physicalId || CREATE_FAILED_ID });
-  }
+  if (requestType === 'Delete') return handleDelete(event, responder, request, physicalId, deadlineMs);
   const failedId = requestType === 'Update' && physicalId ? physicalId : CREATE_FAILED_ID;
   if (requestType !== 'Create' && requestType !== 'Update') {
     return responder.answer('FAILED', { reason: `Unknown RequestType ${show(requestType)}: expected Create, Update or Delete`, physicalResourceId: failedId });
   }
-  // The answer must echo these, and the execution is named after the RequestId: without them the
-  // answer could not be matched, and two such requests would share one execution (and one answer).
+  // The answer must echo these, and the execution is named after them: without them the answer
+  // could not be matched, and two such requests would share one execution (and one answer).
   const envelope = envelopeProblem(event);
   if (envelope) {
     log('WARN', 'Invalid request', { ...request, problem: envelope });
@@ -171,76 +170,102 @@ async function handleRequest(event: Json, responder: Responder, request: Json, d
     log('WARN', 'Invalid properties', { ...request, problem: settings });
     return responder.answer('FAILED', { reason: settings, physicalResourceId: failedId });
   }
-
   const stateMachineArn = process.env[Env.STATE_MACHINE_ARN];
   if (!stateMachineArn) {
     return responder.answer('FAILED', { reason: `The waiter function has no ${Env.STATE_MACHINE_ARN} environment variable`, physicalResourceId: failedId });
   }
-  const deadline = new Date(Date.now() + settings.timeoutSeconds * 1000);
-  const input = {
-    taskIdentifier: settings.taskIdentifier,
-    startExportTask: settings.startExportTask,
-    longWait: settings.signalUrl !== null,
-    signal: settings.signalUrl === null ? null : { url: settings.signalUrl },
-    timeoutSeconds: settings.timeoutSeconds,
-    deadline: deadline.toISOString(),
-    policy: buildPollingPolicy({ minIntervalSeconds: settings.minPollSeconds, maxIntervalSeconds: settings.maxPollSeconds, deadline }),
-    cloudFormation: {
-      ResponseURL: event.ResponseURL,
-      StackId: text(event.StackId),
-      RequestId: text(event.RequestId),
-      LogicalResourceId: text(event.LogicalResourceId),
-      // On failure an Update keeps its resource; a Create reports the task (the loop knows it).
-      FailedPhysicalResourceId: requestType === 'Update' ? failedId : null,
-    },
-  };
-  const name = executionName(settings.taskIdentifier ?? 'export', text(event.RequestId));
-  const command = new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) });
-  const started = await startExecution(command, { ...request, execution: name }, answerBy);
-  if (!started) return;
-  log('INFO', settings.startExportTask ? 'Starting the export' : 'Waiting for the export task', {
-    ...request, taskId: settings.taskIdentifier, execution: name, timeoutSeconds: settings.timeoutSeconds, longWait: input.longWait,
-  });
-}
 
-/**
- * Starts the wait loop. A call that got no reply (a timeout, a lost connection) may have started the
- * execution all the same: answering FAILED then would answer the request twice (the execution answers
- * it too). Such calls, and 5xx and throttling, are repeated with the same name and input, which Step
- * Functions answers with the execution already running, until a reply says what happened or the time
- * to answer runs out. Returns false when an execution of that name exists already, which answers.
- */
-async function startExecution(command: StartExecutionCommand, request: Json, answerBy: number): Promise<boolean> {
-  // The loop below owns the retrying: the SDK's own would hide how long a call may take.
-  sfnClient ??= new SFNClient({ maxAttempts: 1, requestHandler: { requestTimeout: 5000, connectionTimeout: 3000, throwOnRequestTimeout: true } });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await sfnClient.send(command);
-      return true;
-    } catch (error) {
-      if (error instanceof ExecutionAlreadyExists || (error as Error)?.name === 'ExecutionAlreadyExists') {
-        log('INFO', attempt === 1
-          ? 'Duplicate delivery: already waiting for this request'
-          : 'The execution exists already (an earlier attempt started it): it answers', request);
-        return false;
-      }
-      const delayMs = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      if (!mayRetry(error) || performance.now() + delayMs + START_ATTEMPT_MS > answerBy) throw error;
-      log('WARN', 'StartExecution failed; trying again with the same name and input', { ...request, attempt, error: errorText(error) });
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
+  const key = resourceKey(text(event.StackId), text(event.LogicalResourceId));
+  const executionBase = executionBaseName(key, text(event.RequestId));
+  if (requestType === 'Update') await abandonEarlierRequests(event, stateMachineArn, key, executionBase, settings, deadlineMs);
+
+  const input = executionInput(event, settings, executionBase, failedId);
+  const serialized = JSON.stringify(input);
+  if (Buffer.byteLength(serialized) > MAX_EXECUTION_INPUT_BYTES) {
+    return responder.answer('FAILED', {
+      reason: `The request is too large to wait for (${Buffer.byteLength(serialized)} bytes of execution input, Step Functions accepts`
+        + ` ${MAX_EXECUTION_INPUT_BYTES}): make the export filter smaller`,
+      physicalResourceId: failedId,
+    });
   }
+  // The secrets stay out of the execution: its input and history are readable by anyone allowed states:DescribeExecution.
+  const secrets = { ResponseURL: String(event.ResponseURL), ...(settings.signalUrl ? { SignalURL: settings.signalUrl } : {}) };
+  await storeRequestSecrets(input.request.parameterName, secrets);
+  const command = new StartExecutionCommand({ stateMachineArn, name: executionBase, input: serialized });
+  const started = await startExecution(command, { ...request, execution: executionBase }, answerBy);
+  if (!started) return;
+  const what = settings.plan.startExportTask ? 'Starting the export' : settings.plan.rereadPhysicalId ? 'Reading the export task again' : 'Waiting for the export task';
+  log('INFO', what, { ...request, taskId: settings.plan.taskId, execution: executionBase, timeoutSeconds: settings.timeoutSeconds, longWait: settings.signalUrl !== null });
 }
 
 /**
- * No reply (no HTTP status: a timeout, a broken connection), a server error or throttling: worth
- * asking again. Errors without a status are not told apart further: the SDK may hand them over
- * wrapped, without their name or code, and a needless retry costs only time.
+ * An Update (a rollback, say) that CloudFormation sends while an execution still waits for an
+ * earlier request of the same resource has abandoned that request: stop the execution, and cancel
+ * the export it started when the resource asks for that.
  */
-function mayRetry(error: unknown): boolean {
-  const e = error as { name?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
-  const status = e?.$metadata?.httpStatusCode;
-  return status === undefined || status >= 500 || status === 429 || e?.name === 'ThrottlingException';
+async function abandonEarlierRequests(
+  event: Json, stateMachineArn: string, key: string, executionBase: string, settings: Settings, deadlineMs: number,
+): Promise<void> {
+  const stopped = await stopSupersededExecutions(stateMachineArn, key, executionBase);
+  if (stopped === 0 || !settings.cancelOnDelete) return;
+  const old = isObject(event.OldResourceProperties) ? event.OldResourceProperties[Props.EXPORT] : undefined;
+  await cancelExportsStartedFor([old as Json], settings.plan.taskId ?? undefined, deadlineMs);
+}
+
+function executionInput(event: Json, settings: Settings, executionBase: string, failedId: string) {
+  const deadline = new Date(Date.now() + settings.timeoutSeconds * 1000);
+  const policy = buildPollingPolicy({ minIntervalSeconds: settings.minPollSeconds, maxIntervalSeconds: settings.maxPollSeconds, deadline });
+  const request: LoopRequest = {
+    parameterName: requestParameterName(executionBase),
+    StackId: text(event.StackId),
+    RequestId: text(event.RequestId),
+    LogicalResourceId: text(event.LogicalResourceId),
+    fingerprint: settings.plan.fingerprint,
+    previous: settings.plan.previous,
+    rereadPhysicalId: settings.plan.rereadPhysicalId,
+    // On failure an Update keeps its resource; a Create reports the task (the loop knows it).
+    failedPhysicalResourceId: event.RequestType === 'Update' ? failedId : null,
+  };
+  return {
+    taskIdentifier: settings.plan.taskId,
+    timeoutSeconds: settings.timeoutSeconds,
+    executionBase,
+    policy,
+    request,
+    resume: initialLoopState({
+      taskId: settings.plan.taskId,
+      startExportTask: settings.plan.startExportTask,
+      longWait: settings.signalUrl !== null,
+      cancelOnTimeout: settings.cancelOnDelete && settings.plan.startExportTask !== null,
+      deadline,
+      policy,
+    }),
+  };
+}
+
+/**
+ * Never fails: a stack must always be deletable. Only a GraphExport that asked for it touches the
+ * export; a Delete of a Create that CloudFormation cancelled also stops the execution still waiting
+ * for it (and cancels the export it started, if asked to).
+ */
+async function handleDelete(event: Json, responder: Responder, request: Json, physicalId: string, deadlineMs: number): Promise<void> {
+  const properties = isObject(event.ResourceProperties) ? event.ResourceProperties : {};
+  const cancelOnDelete = String(properties[Props.CANCEL_ON_DELETE]) === 'true';
+  const current = parsePhysicalId(physicalId);
+  const stateMachineArn = process.env[Env.STATE_MACHINE_ARN];
+  const stackId = textField(event, 'StackId');
+  const logicalId = textField(event, 'LogicalResourceId');
+  if (stateMachineArn && stackId && logicalId) {
+    const stopped = await stopSupersededExecutions(stateMachineArn, resourceKey(stackId, logicalId), undefined);
+    if (stopped > 0 && cancelOnDelete) await cancelExportsStartedFor([properties[Props.EXPORT] as Json], current?.taskId, deadlineMs);
+  }
+  if (current && cancelOnDelete) {
+    await cancelExport(current.taskId, deadlineMs);
+  } else {
+    log('INFO', 'Delete: no export to cancel', request);
+  }
+  if (current && stackId && logicalId) await forgetResults(resultsKey(stackId, logicalId, current.identity));
+  return responder.answer('SUCCESS', { physicalResourceId: physicalId || CREATE_FAILED_ID });
 }
 
 /** StackId, RequestId and LogicalResourceId must be the non-empty strings CloudFormation sends. */
@@ -257,22 +282,81 @@ function envelopeProblem(event: Json): string | undefined {
   return undefined;
 }
 
-interface Settings {
-  /** The task to wait for; null when the loop starts a new export first. */
-  taskIdentifier: string | null;
+/** What a Create or Update waits for. */
+interface WaitPlan {
+  /** The task to wait for; null when the loop starts `startExportTask` first. */
+  taskId: string | null;
   /** The StartExportTask request of a GraphExport that needs a new export. */
   startExportTask: Json | null;
+  /** Set when the request returns to a task the resource already had: its physical id, answered again. */
+  rereadPhysicalId: string | null;
+  /** A GraphExport's export fingerprint (part of its physical id). */
+  fingerprint: string | null;
+  /** The identity an Update moves away from, kept in the new physical id for a rollback. */
+  previous: string | null;
+}
+
+interface Settings {
+  plan: WaitPlan;
   timeoutSeconds: number;
   minPollSeconds: number;
   maxPollSeconds: number;
   /** Long-wait mode: the WaitCondition handle the loop signals. */
   signalUrl: string | null;
+  /** GraphExport: cancel the export when the resource is deleted (and when its wait times out). */
+  cancelOnDelete: boolean;
 }
 
 /** Reads and checks the resource properties; returns the first problem as a message. */
 function readSettings(event: Json): Settings | string {
   const properties = event.ResourceProperties;
   if (!isObject(properties)) return `ResourceProperties must be an object, got ${show(properties)}`;
+  const timing = readTiming(properties);
+  if (typeof timing === 'string') return timing;
+
+  const current = event.RequestType === 'Update' ? parsePhysicalId(stringField(event, 'PhysicalResourceId')) : undefined;
+  let plan: WaitPlan;
+  if (event.ResourceType !== GRAPH_EXPORT_RESOURCE_TYPE) {
+    const taskProblem = checkTaskIdentifier(Props.TASK_IDENTIFIER, properties[Props.TASK_IDENTIFIER]);
+    if (taskProblem) return taskProblem;
+    plan = planWait(current, properties[Props.TASK_IDENTIFIER] as string, null, null);
+  } else {
+    const request = readExportRequest(properties[Props.EXPORT]);
+    if (typeof request === 'string') return request;
+    plan = planWait(current, null, request, exportFingerprint(request));
+  }
+
+  // A WaitCondition waits once. The constructs give a different export a new handle, but a task id
+  // or graph id that is a token can change its value behind the same handle: refuse rather than
+  // hand downstream resources the previous export's results. Returning to a task the resource
+  // already had (a rollback) waits for nothing new.
+  const oldProperties = isObject(event.OldResourceProperties) ? event.OldResourceProperties : {};
+  const sameHandle = timing.signalUrl !== null && oldProperties[Props.SIGNAL_URL] === timing.signalUrl;
+  if (event.RequestType === 'Update' && sameHandle && plan.rereadPhysicalId === null) {
+    return 'This resource waits with a WaitCondition (timeout over 55 minutes), which cannot wait a second time: '
+      + `its export changed (${show(current?.taskId ?? stringField(event, 'PhysicalResourceId'))} would be replaced) while the`
+      + ' WaitCondition stayed the same. Give the construct a new id to wait for the new export.';
+  }
+  return { ...timing, plan, cancelOnDelete: String(properties[Props.CANCEL_ON_DELETE]) === 'true' };
+}
+
+/**
+ * What to wait for. A request that asks for what the resource already has (same task, or same
+ * export), or for what it had before its last Update (CloudFormation rolling that Update back),
+ * re-reads that task: it never exports again, and answers with the same physical id.
+ */
+function planWait(current: PhysicalId | undefined, taskId: string | null, startExportTask: Json | null, fingerprint: string | null): WaitPlan {
+  const wanted = (id: PhysicalId | undefined) => id !== undefined && (fingerprint ? id.fingerprint === fingerprint : id.taskId === taskId);
+  const reread = (id: PhysicalId, physicalId: string): WaitPlan =>
+    ({ taskId: id.taskId, startExportTask: null, rereadPhysicalId: physicalId, fingerprint, previous: null });
+  if (current && wanted(current)) return reread(current, formatPhysical(current));
+  if (current?.previous && wanted(current.previous)) return reread(current.previous, current.previous.identity);
+  return { taskId, startExportTask, rereadPhysicalId: null, fingerprint, previous: current?.identity ?? null };
+}
+
+const formatPhysical = (id: PhysicalId) => (id.previous ? `${id.identity};${id.previous.identity}` : formatIdentity(id.taskId, id.fingerprint));
+
+function readTiming(properties: Json): Omit<Settings, 'plan' | 'cancelOnDelete'> | string {
   const signal = properties[Props.SIGNAL_URL];
   if (signal !== undefined && (typeof signal !== 'string' || !/^https:\/\/|^http:\/\//.test(signal))) {
     return `${Props.SIGNAL_URL} must be a WaitConditionHandle URL, got a ${typeof signal}`;
@@ -291,35 +375,7 @@ function readSettings(event: Json): Settings | string {
   if (typeof maxPollSeconds === 'string') return maxPollSeconds;
   const rangeProblem = checkPollRange(Props.MIN_POLL_SECONDS, minPollSeconds, Props.MAX_POLL_SECONDS, maxPollSeconds);
   if (rangeProblem) return rangeProblem;
-  const timing = { timeoutSeconds, minPollSeconds, maxPollSeconds, signalUrl };
-
-  const physicalId = stringField(event, 'PhysicalResourceId');
-  const oldProperties = isObject(event.OldResourceProperties) ? event.OldResourceProperties : {};
-  let settings: Settings;
-  if (event.ResourceType !== GRAPH_EXPORT_RESOURCE_TYPE) {
-    const taskProblem = checkTaskIdentifier(Props.TASK_IDENTIFIER, properties[Props.TASK_IDENTIFIER]);
-    if (taskProblem) return taskProblem;
-    settings = { ...timing, taskIdentifier: properties[Props.TASK_IDENTIFIER] as string, startExportTask: null };
-  } else {
-    const request = readExportRequest(properties[Props.EXPORT]);
-    if (typeof request === 'string') return request;
-    // The same export as before (only the waiting changed): wait for the task that exists.
-    const old = readExportRequest(oldProperties[Props.EXPORT]);
-    settings = event.RequestType === 'Update' && TASK_ID_PATTERN.test(physicalId) && isObject(old) && sameJson(old, request)
-      ? { ...timing, taskIdentifier: physicalId, startExportTask: null }
-      : { ...timing, taskIdentifier: null, startExportTask: request };
-  }
-
-  // A WaitCondition waits once. The constructs give a different export a new handle, but a task id
-  // or graph id that is a token can change its value behind the same handle: refuse rather than
-  // hand downstream resources the previous export's results.
-  const waitsForSomethingElse = settings.startExportTask !== null || settings.taskIdentifier !== physicalId;
-  if (event.RequestType === 'Update' && signalUrl !== null && oldProperties[Props.SIGNAL_URL] === signalUrl && waitsForSomethingElse) {
-    return 'This resource waits with a WaitCondition (timeout over 55 minutes), which cannot wait a second time: '
-      + `its export changed (task ${show(physicalId)} would be replaced) while the WaitCondition stayed the same. `
-      + 'Give the construct a new id to wait for the new export.';
-  }
-  return settings;
+  return { timeoutSeconds, minPollSeconds, maxPollSeconds, signalUrl };
 }
 
 /** Checks a GraphExport's StartExportTask request and drops empty optional fields. */
@@ -345,15 +401,3 @@ function readExportRequest(value: unknown): Json | string {
 
 const emptyToUndefined = (value: unknown) => (value === '' || value === null ? undefined : value);
 const isEmpty = (value: unknown) => value === undefined || value === null || value === '';
-
-function sameJson(a: unknown, b: unknown): boolean {
-  const canonical = (value: unknown): unknown =>
-    isObject(value) ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical(value[k])])) : value;
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-/** One execution per CloudFormation request: a redelivered request finds the execution it started. */
-function executionName(prefix: string, requestId: string): string {
-  const safeRequestId = requestId.replace(/[^A-Za-z0-9_-]/g, '_') || 'no-request-id';
-  return `${prefix}-${safeRequestId}`.slice(0, 80);
-}

@@ -1,11 +1,32 @@
 /**
  * Turns what the wait loop reports into CloudFormation's answer: the custom resource's response, or,
  * in long-wait mode, the WaitCondition signal (the custom resource was answered when the task started).
+ * The ResponseURL and the handle URL come from Parameter Store, where the handler put them: they never
+ * travel through the execution.
  */
 import { CloudFormationAnswer, serializeAnswer, MAX_ANSWER_BYTES } from './cloudformation-response';
-import { CREATE_FAILED_ID, deliver, isObject, Json, log, text } from './common';
-import { Attrs, Outcome, SIGNAL_FIELDS, SIGNAL_SEPARATOR } from '../src/constants';
+import { CREATE_FAILED_ID, deliver, errorText, isObject, Json, log, text } from './common';
+import { forget, readRequestSecrets, readResults, RequestSecrets, storeResults } from './parameter-store';
+import { formatIdentity, formatPhysicalId, parsePhysicalId, resultsKey } from './physical-id';
+import { ANSWER_NOT_DELIVERED, Attrs, Outcome } from '../src/constants';
 import { show } from '../src/validation';
+
+/** What the handler tells the loop about the request it waits for (the execution input's `request`). */
+export interface LoopRequest {
+  /** The Parameter Store parameter that holds the request's secrets. */
+  parameterName: string;
+  StackId: string;
+  RequestId: string;
+  LogicalResourceId: string;
+  /** GraphExport: the fingerprint of the export, part of its physical id. */
+  fingerprint: string | null;
+  /** The identity the request moves away from, kept in the new physical id. */
+  previous: string | null;
+  /** Set when the request returns to a task the resource already had: the physical id to answer. */
+  rereadPhysicalId: string | null;
+  /** An Update that fails keeps this physical id. */
+  failedPhysicalResourceId: string | null;
+}
 
 export interface LoopAnswer {
   /** 'started' (long-wait mode: answer the custom resource now) or absent (the wait ended). */
@@ -13,44 +34,82 @@ export interface LoopAnswer {
   answer?: { outcome?: string; task?: Json; error?: { Error?: string; Cause?: string } };
   taskId?: string | null;
   timeoutSeconds?: number;
-  cloudFormation?: Json;
-  /** Long-wait mode: the WaitCondition handle to signal. */
-  signal?: { url?: string } | null;
+  request?: Partial<LoopRequest>;
   /** Whether the custom resource was already answered (long-wait mode). */
   announced?: boolean;
 }
 
 export async function answerFromLoop(payload: LoopAnswer): Promise<void> {
-  const cfn = isObject(payload.cloudFormation) ? payload.cloudFormation : {};
+  const request = isObject(payload.request) ? payload.request : {};
   const taskId = typeof payload.taskId === 'string' ? payload.taskId : '';
-  if (typeof cfn.ResponseURL !== 'string') {
-    log('ERROR', 'The wait loop asked for an answer without a ResponseURL', { taskId });
-    return;
-  }
-  const envelope = { StackId: text(cfn.StackId), RequestId: text(cfn.RequestId), LogicalResourceId: text(cfn.LogicalResourceId) };
+  const envelope = { StackId: text(request.StackId), RequestId: text(request.RequestId), LogicalResourceId: text(request.LogicalResourceId) };
   const description = { requestId: envelope.RequestId, logicalResourceId: envelope.LogicalResourceId, taskId };
+  const secrets = await secretsOf(request, description);
+  if (!secrets) return;
+  const successId = request.rereadPhysicalId
+    || formatPhysicalId(formatIdentity(taskId, request.fingerprint), request.previous);
 
   if (payload.phase === 'started') {
     log('INFO', 'Export task known: answering the custom resource; the WaitCondition waits for the end', description);
-    return deliverAnswer(cfn.ResponseURL, { Status: 'SUCCESS', PhysicalResourceId: taskId, ...envelope, Data: { [Attrs.TASK_ID]: taskId } });
+    return deliverAnswer(secrets.ResponseURL, { Status: 'SUCCESS', PhysicalResourceId: successId, ...envelope, Data: { [Attrs.TASK_ID]: taskId } });
   }
 
-  const verdict = judge(payload);
+  const verdict = await withStoredResults(judge(payload), request, successId);
   log(verdict.status === 'SUCCESS' ? 'INFO' : 'WARN', 'The wait ended', { ...description, status: verdict.status, reason: verdict.reason });
-  const signalUrl = payload.signal?.url;
-  if (typeof signalUrl === 'string' && payload.announced === true) {
-    return deliver(signalUrl, serializeSignal(verdict, taskId), { ...description, status: verdict.status, signal: true });
+  if (secrets.SignalURL !== undefined && payload.announced === true) {
+    await deliver(secrets.SignalURL, serializeSignal(verdict, taskId), { ...description, status: verdict.status, signal: true });
+  } else {
+    // A failed Update keeps the resource it had; a failed Create reports the task it started, if
+    // any, so the Delete of the rollback can cancel it.
+    const failedId = text(request.failedPhysicalResourceId) || (taskId ? formatIdentity(taskId, request.fingerprint) : CREATE_FAILED_ID);
+    const physicalId = verdict.status === 'SUCCESS' ? successId : failedId;
+    const answer = { Status: verdict.status, Reason: verdict.reason, PhysicalResourceId: physicalId, ...envelope, Data: verdict.data };
+    await deliverAnswer(secrets.ResponseURL, answer);
+    if (verdict.status === 'SUCCESS' && verdict.data) await storeResults(resultsKeyOf(request, physicalId), verdict.data);
   }
-  // A failed Update keeps the resource it had; a failed Create reports the task it started, if any,
-  // so the Delete of the rollback can cancel it.
-  const failedId = text(cfn.FailedPhysicalResourceId) || taskId || CREATE_FAILED_ID;
-  return deliverAnswer(cfn.ResponseURL, {
-    Status: verdict.status,
-    Reason: verdict.reason,
-    PhysicalResourceId: verdict.status === 'SUCCESS' ? taskId : failedId,
-    ...envelope,
-    Data: verdict.data,
-  });
+  await forget(text(request.parameterName));
+}
+
+/** The request's secrets; undefined (and logged) when nobody waits for the request any more. */
+async function secretsOf(request: Partial<LoopRequest>, description: Json): Promise<RequestSecrets | undefined> {
+  if (typeof request.parameterName !== 'string') {
+    log('ERROR', 'The wait loop asked for an answer without naming the request', description);
+    return undefined;
+  }
+  let secrets: RequestSecrets | undefined;
+  try {
+    secrets = await readRequestSecrets(request.parameterName);
+  } catch (error) {
+    // Throttled or unavailable: the loop retries the invocation.
+    const failure = new Error(`Could not read the request's ResponseURL: ${errorText(error)}`);
+    failure.name = ANSWER_NOT_DELIVERED;
+    throw failure;
+  }
+  if (!secrets) log('WARN', 'Nobody waits for this request any more (it was answered, or CloudFormation abandoned it)', description);
+  return secrets;
+}
+
+function resultsKeyOf(request: Partial<LoopRequest>, physicalId: string): string {
+  const identity = parsePhysicalId(physicalId)?.identity ?? physicalId;
+  return resultsKey(text(request.StackId), text(request.LogicalResourceId), identity);
+}
+
+/**
+ * A request that returns to a task the resource already had must not fail because the service no
+ * longer knows that task (its graph was deleted, its record expired): that would fail the rollback
+ * too. It answers with the results kept when the task first succeeded.
+ */
+async function withStoredResults(verdict: Verdict, request: Partial<LoopRequest>, successId: string): Promise<Verdict> {
+  if (verdict.status === 'SUCCESS' || !request.rereadPhysicalId) return verdict;
+  let stored: Record<string, string> | undefined;
+  try {
+    stored = await readResults(resultsKeyOf(request, successId));
+  } catch (error) {
+    log('WARN', 'Could not read the results kept for this task', { error: errorText(error) });
+  }
+  if (!stored) return verdict;
+  log('WARN', 'The task could not be read again; answering with the results kept when it succeeded', { reason: verdict.reason });
+  return { status: 'SUCCESS', data: stored };
 }
 
 function deliverAnswer(url: string, answer: CloudFormationAnswer): Promise<void> {
@@ -58,16 +117,11 @@ function deliverAnswer(url: string, answer: CloudFormationAnswer): Promise<void>
 }
 
 /**
- * A WaitCondition signal. Its Data reaches the template as the JSON text {"<UniqueId>":"<Data>"};
- * with Data "|v1|v2|...|" a Fn::Split on "|" puts attribute i at index i + 1, whatever the id.
- * Values are kept free of the separator and of characters JSON would escape.
+ * A WaitCondition signal. Nothing reads its Data (the attributes come from the read-once resource
+ * created after the WaitCondition), so it carries only the task id.
  */
 export function serializeSignal(verdict: Verdict, taskId: string): string {
-  const clean = (value: string) => value.replace(/[|"\\\u0000-\u001f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
-  const data = verdict.data
-    ? SIGNAL_SEPARATOR + SIGNAL_FIELDS.map((name) => clean(verdict.data?.[name] ?? '')).join(SIGNAL_SEPARATOR) + SIGNAL_SEPARATOR
-    : '';
-  const signal = { Status: verdict.status === 'SUCCESS' ? 'SUCCESS' : 'FAILURE', UniqueId: taskId || 'export', Data: data, Reason: verdict.reason ?? 'Export succeeded' };
+  const signal = { Status: verdict.status === 'SUCCESS' ? 'SUCCESS' : 'FAILURE', UniqueId: taskId || 'export', Data: taskId, Reason: verdict.reason ?? 'Export succeeded' };
   let body = JSON.stringify(signal);
   const excess = Buffer.byteLength(body) - MAX_ANSWER_BYTES;
   if (excess > 0) {
@@ -90,8 +144,14 @@ function formatDuration(seconds: number): string {
   return plural(seconds, 'second');
 }
 
+/** Epoch values past this are milliseconds (as seconds it would be the year 5138). */
+const EPOCH_MILLISECONDS_FROM = 1e11;
+
 function startTimeIso(value: unknown): string {
-  const date = typeof value === 'number' ? new Date(value * 1000) : typeof value === 'string' ? new Date(value) : undefined;
+  const epoch = (n: number) => new Date(n >= EPOCH_MILLISECONDS_FROM ? n : n * 1000);
+  const date = typeof value === 'number' ? epoch(value)
+    : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? epoch(Number(value))
+      : typeof value === 'string' ? new Date(value) : undefined;
   return date && !Number.isNaN(date.getTime()) ? date.toISOString() : '';
 }
 
@@ -132,7 +192,8 @@ export function judge(payload: LoopAnswer): Verdict {
   if (outcome === Outcome.TASK_ENDED && status === 'SUCCEEDED') {
     return { status: 'SUCCESS', data: attributesOf(task) };
   }
-  if (outcome === Outcome.TASK_ENDED && status === 'MISSING') {
+  // The loop reads the documented PascalCase `Status`; without it, it stopped at once.
+  if (outcome === Outcome.TASK_ENDED && typeof task.Status !== 'string') {
     return { status: 'FAILED', reason: `GetExportTask returned no status for export task ${taskId}: ${show(task)}` };
   }
   if (outcome === Outcome.TASK_ENDED) {
@@ -144,7 +205,7 @@ export function judge(payload: LoopAnswer): Verdict {
   }
   if (outcome === Outcome.TIMED_OUT) {
     const progress = field(field(task, 'ExportTaskDetails'), 'ProgressPercentage');
-    const last = status && status !== 'MISSING'
+    const last = status
       ? ` (last status ${status}${typeof progress === 'number' && progress >= 0 ? `, ${progress}%` : ''})`
       : '';
     const timeout = typeof payload.timeoutSeconds === 'number' ? formatDuration(payload.timeoutSeconds) : 'its timeout';

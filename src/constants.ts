@@ -51,13 +51,42 @@ export const Attrs = {
   START_TIME: 'StartTime',
 } as const;
 
-/** The order of the attributes in a long-wait signal's Data ("|v1|v2|...|", split in the template). */
-export const SIGNAL_FIELDS: string[] = Object.values(Attrs);
 
 /** Environment variables of the handler function. */
 export const Env = {
   STATE_MACHINE_ARN: 'WAIT_LOOP_STATE_MACHINE_ARN',
+  /** Parameter Store path under which the handler keeps request secrets and results. */
+  PARAMETER_PREFIX: 'PARAMETER_PREFIX',
 } as const;
+
+/**
+ * Parameter Store paths below the handler's PARAMETER_PREFIX:
+ * - REQUESTS: one parameter per waiting request (named after its execution) holding the ResponseURL
+ *   and, in long-wait mode, the WaitCondition handle URL, so neither travels through Step Functions
+ *   (execution input and history are readable by anyone allowed states:DescribeExecution). Deleted
+ *   once the request is answered.
+ * - RESULTS: the attributes of each successful answer, per resource and task, so an Update or a
+ *   rollback that returns to a task whose record the service no longer has still answers with them.
+ *   Deleted with the resource.
+ */
+export const ParameterPaths = {
+  REQUESTS: 'requests',
+  RESULTS: 'results',
+} as const;
+
+/**
+ * Polls per execution of the wait loop before it continues in a new execution. A poll round writes
+ * about 13 history events (up to about 27 when every GetExportTask retry is used), and Step Functions
+ * fails an execution at 25,000 events: 600 rounds stay below about 16,500 in the worst case.
+ */
+export const ROUNDS_PER_EXECUTION = 600;
+
+/**
+ * The largest export filter (serialized JSON) the waiter accepts. CloudFormation hands the handler
+ * the old and new properties in one event, and Step Functions caps state data at 256 KiB: a larger
+ * filter could leave a request that nobody answers.
+ */
+export const MAX_EXPORT_FILTER_BYTES = 64 * 1024;
 
 /**
  * The wait loop invokes the handler with `{ [ANSWER_MARKER]: ... }` to answer CloudFormation;
@@ -84,7 +113,6 @@ export const KMS_KEY_ARN_PATTERN = /^arn:aws[^:]*:kms:[a-zA-Z0-9-]*:[0-9]{12}:ke
 export const OUTPUT_TYPE_PATTERN = /^(Any|Byte|Short|Int|Long|Float|Double|String|Bool|Boolean|Float\[\]|Double\[\])$/;
 export const OUTPUT_NAME_PATTERN = /^[a-zA-Z0-9_]{1,128}$/;
 
-export const SIGNAL_SEPARATOR = '|';
 
 /** Timeouts and poll intervals, in seconds. */
 export const Limits = {

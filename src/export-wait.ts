@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
-import { CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import { CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { Limits, MAX_TIMEOUT_SECONDS, Props, SIGNAL_FIELDS, SIGNAL_SEPARATOR } from './constants';
+import { Attrs, Limits, MAX_TIMEOUT_SECONDS, Props, WAITER_RESOURCE_TYPE } from './constants';
 import { AttributeReader, ExportTaskResult, ExportWaitOptions } from './export-task-result';
 import { checkPollInterval, checkPollRange, checkTimeout } from './validation';
 import { WaiterInfrastructure } from './waiter-infrastructure';
@@ -55,7 +55,7 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
   resource: CustomResource;
   longWait: boolean;
 } {
-  const infrastructure = WaiterInfrastructure.of(scope, request.options);
+  const infrastructure = WaiterInfrastructure.getOrCreate(scope, request.options, scope);
   const { timeout, minPoll, maxPoll } = waitSeconds(request.options);
   const longWait = !Token.isUnresolved(timeout) && timeout > MAX_TIMEOUT_SECONDS;
   // Settings left at their defaults are not sent: the handler applies the same defaults.
@@ -75,6 +75,7 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
       // CloudFormation gives up shortly after the waiter would have answered "timed out".
       serviceTimeout: Duration.seconds(Token.isUnresolved(timeout) ? Limits.CLOUDFORMATION_MAX_WAIT : timeout + Limits.ANSWER_MARGIN),
     });
+    dependOnInfrastructure(resource, infrastructure);
     return { attribute: (name) => resource.getAttString(name), infrastructure, resource, longWait };
   }
 
@@ -92,18 +93,33 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
     // Answered as soon as the task is known (after StartExportTask, for a GraphExport).
     serviceTimeout: Duration.minutes(15),
   });
+  dependOnInfrastructure(resource, infrastructure);
   const condition = new CfnWaitCondition(scope, `ExportEnded${identity}`, {
     handle: handle.ref,
     count: 1,
     timeout: String(timeout + Limits.ANSWER_MARGIN),
   });
   condition.node.addDependency(resource);
-  // Data reads {"<task id>":"|v1|v2|...|"}: splitting on the separator puts field i at i + 1.
-  const field = (name: string) => Fn.select(SIGNAL_FIELDS.indexOf(name) + 1, Fn.split(SIGNAL_SEPARATOR, Token.asString(condition.attrData)));
-  return {
-    attribute: field,
-    infrastructure,
-    resource,
-    longWait,
-  };
+  // The attributes come from a waiter on the finished task, created once the WaitCondition got its
+  // signal: ordinary custom-resource attributes, identical to custom-resource mode, and nothing read
+  // out of the WaitCondition's Data (whose rendering by CloudFormation is not documented).
+  const result = new CustomResource(scope, 'Result', {
+    serviceToken: infrastructure.handler.functionArn,
+    resourceType: WAITER_RESOURCE_TYPE,
+    properties: { [Props.TASK_IDENTIFIER]: resource.getAttString(Attrs.TASK_ID) },
+    serviceTimeout: Duration.seconds(Limits.DEFAULT_TIMEOUT + Limits.ANSWER_MARGIN),
+  });
+  result.node.addDependency(condition);
+  dependOnInfrastructure(result, infrastructure);
+  return { attribute: (name) => result.getAttString(name), infrastructure, resource, longWait };
+}
+
+/**
+ * CloudFormation sends the first request as soon as the resources the custom resource depends on
+ * exist: the state machine, and every policy of the handler and the loop, must exist by then (an
+ * export added to a deployed stack also adds statements to the loop's policy, which must be updated
+ * before the new export starts).
+ */
+function dependOnInfrastructure(resource: CustomResource, infrastructure: WaiterInfrastructure): void {
+  resource.node.addDependency(infrastructure);
 }

@@ -133,7 +133,7 @@ export class GraphExport extends ExportTaskResult {
     this._longWait = wait.longWait;
 
     const graphArn = Stack.of(this).formatArn({ service: 'neptune-graph', resource: 'graph', resourceName: graphId });
-    wait.infrastructure.allowStartingExports(graphArn, this.role, request[ExportFields.TAGS] !== undefined);
+    wait.infrastructure.allowStartingExports(graphArn, this.role);
     if (props.cancelOnDelete) wait.infrastructure.allowCancellingExports();
     // The export starts as soon as the resource is created: the role must be able to write by then.
     wait.resource.node.addDependency(this.role);

@@ -57,8 +57,10 @@ export interface PollingPolicyInput {
 export interface PollingPolicy {
   readonly minIntervalSeconds: number;
   readonly fallbackIntervalSeconds: number;
-  /** Default fields merged under each GetExportTask result, so later paths always exist. */
-  readonly taskDefaults: Record<string, unknown>;
+  /** Fields merged over each GetExportTask result: the export filter is dropped, it can be large. */
+  readonly taskOverrides: Record<string, unknown>;
+  /** Merged over the poll bookkeeping when the loop continues in a new execution. */
+  readonly newExecutionPoll: Record<string, unknown>;
   /** log index of n, for n < 1000. */
   readonly log: number[];
   /** Per elapsed range, per progress percent: index offset of the next wait. */
@@ -132,7 +134,8 @@ export function buildPollingPolicy(input: PollingPolicyInput): PollingPolicy {
   return {
     minIntervalSeconds: min,
     fallbackIntervalSeconds: fallback,
-    taskDefaults: { Status: 'MISSING', ExportTaskDetails: { ProgressPercentage: -1, TimeElapsedSeconds: -1 } },
+    taskOverrides: { ExportFilter: null },
+    newExecutionPoll: { rounds: 0 },
     log,
     pace,
     stall,
@@ -144,5 +147,45 @@ export function buildPollingPolicy(input: PollingPolicyInput): PollingPolicy {
     latestStart: waitSeconds.map(latestStartFor),
     blindLatestStart: blindWaitSeconds.map(latestStartFor),
     fallbackLatestStart: latestStartFor(fallback),
+  };
+}
+
+/** The fields of the wait loop's state (see src/wait-loop.ts); every execution starts from them. */
+export const LOOP_STATE_FIELDS = [
+  'taskId', 'export', 'longWait', 'cancelOnTimeout', 'announcement', 'deadline', 'generation', 'last', 'poll',
+] as const;
+
+export interface InitialLoopStateInput {
+  /** The task to wait for, or null when the loop starts `startExportTask` first. */
+  readonly taskId: string | null;
+  readonly startExportTask: Record<string, unknown> | null;
+  readonly longWait: boolean;
+  /** Whether the loop cancels the export it started when the wait times out. */
+  readonly cancelOnTimeout: boolean;
+  readonly deadline: Date;
+  readonly policy: PollingPolicy;
+}
+
+/** The state the first execution of a wait starts from (later executions receive their predecessor's). */
+export function initialLoopState(input: InitialLoopStateInput): Record<(typeof LOOP_STATE_FIELDS)[number], unknown> {
+  return {
+    taskId: input.taskId,
+    export: input.startExportTask,
+    longWait: input.longWait,
+    cancelOnTimeout: input.cancelOnTimeout,
+    announcement: { announced: false },
+    deadline: input.deadline.toISOString(),
+    generation: 0,
+    last: { task: {}, error: {} },
+    poll: {
+      waitSeconds: 0,
+      progress: -1,
+      sinceProgressSeconds: 0,
+      stallAfterSeconds: 0,
+      stalled: 0,
+      blindStep: 0,
+      fallbackSeconds: input.policy.fallbackIntervalSeconds,
+      rounds: 0,
+    },
   };
 }

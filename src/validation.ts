@@ -1,5 +1,5 @@
 import {
-  GRAPH_ID_PATTERN, KMS_KEY_ARN_PATTERN, Limits, MAX_LONG_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS,
+  GRAPH_ID_PATTERN, KMS_KEY_ARN_PATTERN, Limits, MAX_EXPORT_FILTER_BYTES, MAX_LONG_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS,
   OUTPUT_NAME_PATTERN, OUTPUT_TYPE_PATTERN, ROLE_ARN_PATTERN, TASK_ID_PATTERN,
 } from './constants';
 
@@ -111,6 +111,11 @@ export const PASCAL_FILTER_KEYS: FilterKeys = {
 
 export function checkExportFilter(name: string, filter: unknown, keys: FilterKeys = PASCAL_FILTER_KEYS): string | undefined {
   if (!isRecord(filter)) return `${name} must be an object, got ${show(filter)}`;
+  const size = Buffer.byteLength(JSON.stringify(filter), 'utf8');
+  if (size > MAX_EXPORT_FILTER_BYTES) {
+    return `${name} is ${size} bytes of JSON, more than the ${MAX_EXPORT_FILTER_BYTES} the waiter accepts (CloudFormation hands`
+      + ' the old and the new filter to the handler in one event, and Step Functions caps state data at 256 KiB)';
+  }
   for (const [kind, labels] of Object.entries(filter)) {
     if (kind !== keys.vertex && kind !== keys.edge) return `${name} has an unknown field ${show(kind)}: expected ${keys.vertex} or ${keys.edge}`;
     if (!isRecord(labels)) return `${name}.${kind} must map labels to filters, got ${show(labels)}`;

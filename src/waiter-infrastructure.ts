@@ -1,5 +1,4 @@
-import { createHash } from 'crypto';
-import { ArnFormat, CfnResource, Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnResource, Duration, Fn, Names, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -15,19 +14,24 @@ export interface InfrastructureSettings {
   readonly tracing?: boolean;
 }
 
-/** The function and state machine shared by a stack's waiters that have the same settings. */
+const INFRASTRUCTURE_ID = 'NeptuneGraphExportWaiter';
+const EXPORT_TASK_ARN_REGEX = '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/';
+
+/**
+ * The function and state machine that all waiters and exports of a stack share. There is exactly one
+ * per stack: a custom resource's ServiceToken (the function's ARN) can never change once deployed
+ * ("Modifying service token is not allowed"), so settings must not move a waiter to other
+ * infrastructure; changing a setting updates this infrastructure in place instead.
+ */
 export class WaiterInfrastructure extends Construct {
-  public static of(scope: Construct, props: InfrastructureSettings): WaiterInfrastructure {
+  public static getOrCreate(scope: Construct, settings: InfrastructureSettings, requester: Construct): WaiterInfrastructure {
     const stack = Stack.of(scope);
-    const tracing = props.tracing ?? true;
-    // The default settings keep a plain id; other settings get an id derived from them.
-    const isDefault = props.logGroup === undefined && tracing;
-    const settings = JSON.stringify([props.logGroup ? Names.nodeUniqueId(props.logGroup.node) : null, tracing]);
-    const id = isDefault
-      ? 'NeptuneGraphExportWaiter'
-      : `NeptuneGraphExportWaiter${createHash('sha256').update(settings).digest('hex').slice(0, 8)}`;
-    const existing = stack.node.tryFindChild(id);
-    return existing instanceof WaiterInfrastructure ? existing : new WaiterInfrastructure(stack, id, { logGroup: props.logGroup, tracing });
+    const existing = stack.node.tryFindChild(INFRASTRUCTURE_ID);
+    if (existing instanceof WaiterInfrastructure) {
+      existing.checkSameSettings(settings, requester);
+      return existing;
+    }
+    return new WaiterInfrastructure(stack, INFRASTRUCTURE_ID, settings, requester);
   }
 
   public readonly handler: lambda.IFunction;
@@ -35,13 +39,24 @@ export class WaiterInfrastructure extends Construct {
   private readonly handlerRole: iam.IRole;
   private readonly loopRole: iam.IRole;
   private readonly exportTasks: string;
+  private readonly settings: { logGroup?: logs.ILogGroup; tracing: boolean };
+  private readonly settingsFrom: string;
   private cancelGranted = false;
   private startSuppressed = false;
 
-  private constructor(scope: Construct, id: string, props: { logGroup?: logs.ILogGroup; tracing: boolean }) {
+  private constructor(scope: Construct, id: string, settings: InfrastructureSettings, requester: Construct) {
     super(scope, id);
     const stack = Stack.of(this);
-    const logGroup = props.logGroup ?? new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR });
+    const tracing = settings.tracing ?? true;
+    this.settings = { logGroup: settings.logGroup, tracing };
+    this.settingsFrom = requester.node.path;
+    const logGroup = settings.logGroup ?? new logs.LogGroup(this, 'Logs', {
+      // Step Functions adds a log group outside /aws/vendedlogs/ to the account's CloudWatch Logs
+      // resource policy, whose size is limited. The stack's own id keeps the name unique when a
+      // deleted stack's (retained) log group still exists.
+      logGroupName: `/aws/vendedlogs/states/neptune-graph-export-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
+      retention: logs.RetentionDays.ONE_YEAR,
+    });
 
     // A fixed name lets the function know the state machine's ARN without a dependency cycle
     // (the state machine invokes the function, the function starts the state machine).
@@ -52,15 +67,29 @@ export class WaiterInfrastructure extends Construct {
       resourceName: stateMachineName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    const executionArns = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const parameterPrefix = `/cdk-neptune-graph-export/${stateMachineName}`;
+    const parameters = stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${parameterPrefix.slice(1)}/*` });
+    this.exportTasks = stack.formatArn({ service: 'neptune-graph', resource: 'export-task', resourceName: '*' });
 
     const role = new iam.Role(this, 'HandlerRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Starts and answers Neptune Analytics export waits',
     });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [stateMachineArn] }));
+    // A Delete of a Create that CloudFormation cancelled stops the execution still waiting for it.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArns] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],
+      resources: [parameters],
+    }));
     logGroup.grantWrite(role);
     this.handlerRole = role;
-    this.exportTasks = stack.formatArn({ service: 'neptune-graph', resource: 'export-task', resourceName: '*' });
 
     const handler = new ExportWaiterFunction(this, 'Handler', {
       description: 'Answers CloudFormation for Neptune Analytics export task waiters',
@@ -69,23 +98,41 @@ export class WaiterInfrastructure extends Construct {
       timeout: Duration.minutes(1),
       memorySize: 256,
       architecture: lambda.Architecture.ARM_64,
-      tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-      environment: { [Env.STATE_MACHINE_ARN]: stateMachineArn },
+      tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      environment: { [Env.STATE_MACHINE_ARN]: stateMachineArn, [Env.PARAMETER_PREFIX]: parameterPrefix },
     });
     this.handler = handler;
 
     const stateMachine = new sfn.StateMachine(this, 'WaitLoop', {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(buildWaitLoop(this, { answerFunction: handler })),
+      definitionBody: sfn.DefinitionBody.fromChainable(buildWaitLoop(this, { answerFunction: handler, stateMachineArn })),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      tracingEnabled: props.tracing,
+      tracingEnabled: tracing,
       comment: 'Polls a Neptune Analytics export task until it ends, then answers CloudFormation',
     });
+    // The loop continues in a new execution of itself before it nears the history-event limit.
+    stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }));
     this.stateMachine = stateMachine;
     this.loopRole = stateMachine.role;
 
-    this.explainNagFindings(handler, role, stateMachine.role, props.tracing, props.logGroup);
+    this.explainNagFindings(handler, role, stateMachine.role, tracing, settings.logGroup);
+  }
+
+  /** Fails synthesis when a construct asks for other settings than the stack's infrastructure has. */
+  private checkSameSettings(settings: InfrastructureSettings, requester: Construct): void {
+    const problems: string[] = [];
+    if (settings.logGroup !== undefined && settings.logGroup !== this.settings.logGroup) {
+      problems.push(`logGroup ${settings.logGroup.node.path} (the infrastructure uses ${this.settings.logGroup?.node.path ?? 'its own log group'})`);
+    }
+    if (settings.tracing !== undefined && settings.tracing !== this.settings.tracing) {
+      problems.push(`tracing ${settings.tracing} (the infrastructure uses ${this.settings.tracing})`);
+    }
+    if (problems.length === 0) return;
+    throw new Error(`${requester.node.path}: ${problems.join(' and ')}. All waiters and exports of a stack share one handler and `
+      + `state machine, configured by the first of them (${this.settingsFrom}): a deployed custom resource cannot move to `
+      + 'another handler (CloudFormation refuses to change its ServiceToken). Give every waiter and export of the stack the '
+      + 'same logGroup and tracing, or leave them unset on all but one.');
   }
 
   /**
@@ -93,15 +140,14 @@ export class WaiterInfrastructure extends Construct {
    * only known once the export started, so StartExportTask is granted on the graph and on this
    * account's export tasks; PassRole only for that role and only to Neptune Analytics.
    */
-  public allowStartingExports(graphArn: string, exportRole: iam.IRole, tagged: boolean): void {
+  public allowStartingExports(graphArn: string, exportRole: iam.IRole): void {
     const loopRole = this.loopRole;
+    // Tags travel with StartExportTask itself (the Service Authorization Reference lists
+    // aws:RequestTag for it, and no export-task resource for neptune-graph:TagResource).
     loopRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['neptune-graph:StartExportTask'],
       resources: [graphArn, this.exportTasks],
     }));
-    if (tagged) {
-      loopRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['neptune-graph:TagResource'], resources: [this.exportTasks] }));
-    }
     loopRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['iam:PassRole'],
       resources: [exportRole.roleArn],
@@ -111,10 +157,10 @@ export class WaiterInfrastructure extends Construct {
     this.startSuppressed = true;
     suppress(defaultPolicyOf(loopRole), [{
       id: 'AwsSolutions-IAM5',
-      reason: 'GraphExport: the loop starts the export, and StartExportTask (with TagResource when tags are given) authorizes the'
-        + ' export task it creates, whose id does not exist before the call, so they are granted on the export tasks of this'
-        + ' account and region only; the graph is named exactly.',
-      applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+      reason: 'GraphExport: the loop starts the export, and StartExportTask authorizes the export task it creates, whose id'
+        + ' does not exist before the call, so it is granted on the export tasks of this account and region only; the graph'
+        + ' is named exactly. The loop cancels an export it started when its wait times out (cancelOnDelete).',
+      applies_to: [{ regex: EXPORT_TASK_ARN_REGEX }],
     }]);
   }
 
@@ -122,15 +168,19 @@ export class WaiterInfrastructure extends Construct {
   public allowCancellingExports(): void {
     if (this.cancelGranted) return;
     this.cancelGranted = true;
+    // ListExportTasks finds the export of a Create that CloudFormation cancelled before it named the task.
     this.handlerRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['neptune-graph:CancelExportTask', 'neptune-graph:GetExportTask'],
+      actions: ['neptune-graph:CancelExportTask', 'neptune-graph:GetExportTask', 'neptune-graph:ListExportTasks'],
       resources: [this.exportTasks],
     }));
+    // The loop cancels the export it started when its wait times out.
+    this.loopRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['neptune-graph:CancelExportTask'], resources: [this.exportTasks] }));
     suppress(defaultPolicyOf(this.handlerRole), [{
       id: 'AwsSolutions-IAM5',
       reason: 'GraphExport with cancelOnDelete: the handler cancels the export its resource started, whose id is only known at'
-        + ' deploy time, so CancelExportTask and GetExportTask are granted on the export tasks of this account and region only.',
-      applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+        + ' deploy time, so CancelExportTask, GetExportTask and ListExportTasks are granted on the export tasks of this account'
+        + ' and region only.',
+      applies_to: [{ regex: EXPORT_TASK_ARN_REGEX }],
     }]);
   }
 
@@ -161,9 +211,22 @@ export class WaiterInfrastructure extends Construct {
         + ' runtime is adopted by a release of this library that builds and tests for it, not picked up unannounced.',
     }))]);
 
-    if (tracing) {
-      suppress(defaultPolicyOf(handlerRole), [{ id: 'AwsSolutions-IAM5', reason: xray, applies_to: ['Resource::*'] }]);
-    }
+    suppress(defaultPolicyOf(handlerRole), [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'The handler keeps each waiting request\'s ResponseURL (a secret) and each answer\'s results in Parameter Store'
+          + ' under one path of its own, named per request and per resource at deploy time: ssm:PutParameter, GetParameter and'
+          + ' DeleteParameter are granted on that path only.',
+        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter\\/cdk-neptune-graph-export\\/[A-Za-z0-9-]+\\/\\*$/' }],
+      },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'A Delete of a Create that CloudFormation cancelled stops the execution that still waits for it; execution names'
+          + ' are only known at deploy time, so states:StopExecution is granted on the executions of this one state machine.',
+        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:[A-Za-z0-9-]+:\\*$/' }],
+      },
+      ...(tracing ? [{ id: 'AwsSolutions-IAM5', reason: xray, applies_to: ['Resource::*'] }] : []),
+    ]);
     if (userLogGroup && !Token.isUnresolved(userLogGroup.logGroupName)) {
       // An imported log group's ARN is `...:log-group:<name>:*` in the template: its log streams.
       const name = userLogGroup.logGroupName.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -181,7 +244,7 @@ export class WaiterInfrastructure extends Construct {
         id: 'AwsSolutions-IAM5',
         reason: 'One state machine serves every waiter of the stack and learns each task id at deploy time from the custom'
           + ' resource, so the read-only neptune-graph:GetExportTask is granted on the export tasks of this account and region only.',
-        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/' }],
+        applies_to: [{ regex: EXPORT_TASK_ARN_REGEX }],
       },
       {
         id: 'AwsSolutions-IAM5',

@@ -5,8 +5,9 @@
  */
 import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { ExportTaskWaiter, ExportTaskWaiterProps } from '../src';
+import { ExportDestination, ExportTaskWaiter, ExportTaskWaiterProps, GraphExport } from '../src';
 import { resolve } from './harness/template';
 
 const TASK_ID = 't-0123456789';
@@ -114,34 +115,55 @@ describe('resources', () => {
     expect(tokens).toEqual([{ 'Fn::GetAtt': [functionId, 'Arn'] }, { 'Fn::GetAtt': [functionId, 'Arn'] }]);
   });
 
-  test('a waiter without tracing gets its own function and state machine', () => {
+  test('fails when two waiters of a stack ask for different tracing, naming both and the ServiceToken rule', () => {
     const stack = newStack();
-    const traced = new ExportTaskWaiter(stack, 'Traced', { taskIdentifier: TASK_ID });
-    const untraced = new ExportTaskWaiter(stack, 'Untraced', { taskIdentifier: TASK_ID, tracing: false });
-
-    const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 2);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
-    expect(traced.stateMachine).not.toBe(untraced.stateMachine);
-    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' } });
-    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: Match.absent() });
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: true } });
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: false } });
+    new ExportTaskWaiter(stack, 'Traced', { taskIdentifier: TASK_ID });
+    expect(() => new ExportTaskWaiter(stack, 'Untraced', { taskIdentifier: TASK_ID, tracing: false }))
+      .toThrow(/TestStack\/Untraced: tracing false \(the infrastructure uses true\).*first of them \(TestStack\/Traced\).*ServiceToken/);
   });
 
-  test('a waiter with its own log group gets its own function and state machine that log there', () => {
+  test('fails when two waiters of a stack ask for different log groups', () => {
     const stack = newStack();
     const logGroup = new logs.LogGroup(stack, 'MyLogs');
     new ExportTaskWaiter(stack, 'Default', { taskIdentifier: TASK_ID });
-    new ExportTaskWaiter(stack, 'Custom', { taskIdentifier: TASK_ID, logGroup });
+    expect(() => new ExportTaskWaiter(stack, 'Custom', { taskIdentifier: TASK_ID, logGroup }))
+      .toThrow(/TestStack\/Custom: logGroup TestStack\/MyLogs \(the infrastructure uses its own log group\)/);
+  });
 
-    const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 2);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+  test('a waiter that leaves the settings unset joins the infrastructure another waiter configured', () => {
+    const stack = newStack();
+    const logGroup = new logs.LogGroup(stack, 'MyLogs');
+    const a = new ExportTaskWaiter(stack, 'A', { taskIdentifier: TASK_ID, logGroup, tracing: false });
+    const b = new ExportTaskWaiter(stack, 'B', { taskIdentifier: 't-abcdefghij' });
+    expect(a.stateMachine).toBe(b.stateMachine);
     const myLogsId = stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup);
-    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: myLogsId } } });
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      LoggingConfiguration: { Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [myLogsId, 'Arn'] } } }] },
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: myLogsId } }, TracingConfig: Match.absent() });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: false } });
+  });
+
+  test('changing tracing or the log group keeps the function (and so every ServiceToken) the same', () => {
+    const handlerIdFor = (options: { tracing?: boolean; logGroup?: boolean }) => {
+      const stack = newStack();
+      const logGroup = options.logGroup ? new logs.LogGroup(stack, 'MyLogs') : undefined;
+      new ExportTaskWaiter(stack, 'Waiter', { taskIdentifier: TASK_ID, tracing: options.tracing, logGroup });
+      const template = Template.fromStack(stack).toJSON();
+      const [functionId] = Object.keys(template.Resources).filter((id) => template.Resources[id].Type === 'AWS::Lambda::Function');
+      const serviceTokens = Object.values(template.Resources as Record<string, any>)
+        .filter((r) => r.Type.startsWith('Custom::')).map((r) => JSON.stringify(r.Properties.ServiceToken));
+      return { functionId, serviceTokens };
+    };
+    const before = handlerIdFor({});
+    expect(handlerIdFor({ tracing: false })).toEqual(before);
+    expect(handlerIdFor({ logGroup: true })).toEqual(before);
+  });
+
+  test('the default log group is named under /aws/vendedlogs/ and unique to the stack instance', () => {
+    const { template } = waiterStack();
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: {
+        'Fn::Join': ['', ['/aws/vendedlogs/states/neptune-graph-export-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]],
+      },
     });
   });
 
@@ -208,19 +230,38 @@ describe('IAM', () => {
     expect(invokes).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [functionArn, `${functionArn}:*`] }]);
   });
 
-  test('the handler may start executions of its own state machine only', () => {
+  test('the handler may start, list and stop executions of its own state machine only', () => {
+    const { template } = waiterStack();
+    const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
+    const name = machine.Properties.StateMachineName;
+    const machineArn = `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`;
+    const starts = policyOfRoleFor(template, 'lambda.amazonaws.com').filter((s) => JSON.stringify(s.Action).includes('states:'));
+
+    expect(starts).toEqual([
+      { Action: ['states:StartExecution', 'states:ListExecutions'], Effect: 'Allow', Resource: machineArn },
+      { Action: 'states:StopExecution', Effect: 'Allow', Resource: `arn:aws:states:us-east-1:123456789012:execution:${name}:*` },
+    ]);
+  });
+
+  test('the loop may start executions of its own state machine only (to continue in a new one)', () => {
     const { template } = waiterStack();
     const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
     const machineArn = `arn:aws:states:us-east-1:123456789012:stateMachine:${machine.Properties.StateMachineName}`;
-    const starts = policyOfRoleFor(template, 'lambda.amazonaws.com').filter((s) => JSON.stringify(s.Action).includes('states:'));
-
+    const starts = policyOfRoleFor(template, 'states.amazonaws.com').filter((s) => JSON.stringify(s.Action).includes('states:'));
     expect(starts).toEqual([{ Action: 'states:StartExecution', Effect: 'Allow', Resource: machineArn }]);
   });
 
   test('no statement anywhere has a wildcard action', () => {
     const stack = newStack();
     new ExportTaskWaiter(stack, 'A', { taskIdentifier: TASK_ID });
-    new ExportTaskWaiter(stack, 'B', { taskIdentifier: TASK_ID, tracing: false, logGroup: new logs.LogGroup(stack, 'MyLogs') });
+    new GraphExport(stack, 'B', {
+      graphId: 'g-0123456789',
+      destination: ExportDestination.fromS3Uri('s3://bucket/prefix/'),
+      encryptionKey: kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
+      cancelOnDelete: true,
+      tags: { team: 'graph' },
+      timeout: Duration.hours(3),
+    });
     const template = Template.fromStack(stack);
 
     const documents = [
@@ -242,11 +283,19 @@ describe('IAM', () => {
     const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
     const functionArn = `arn:aws:lambda:us-east-1:123456789012:function:${functionId}`;
 
+    const name = machine.Properties.StateMachineName;
     expect(policyOfRoleFor(template, 'lambda.amazonaws.com')).toEqual([
       {
-        Action: 'states:StartExecution',
+        Action: ['states:StartExecution', 'states:ListExecutions'],
         Effect: 'Allow',
-        Resource: `arn:aws:states:us-east-1:123456789012:stateMachine:${machine.Properties.StateMachineName}`,
+        Resource: `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`,
+      },
+      { Action: 'states:StopExecution', Effect: 'Allow', Resource: `arn:aws:states:us-east-1:123456789012:execution:${name}:*` },
+      // The ResponseURL of each waiting request, and the results of each answer.
+      {
+        Action: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],
+        Effect: 'Allow',
+        Resource: `arn:aws:ssm:us-east-1:123456789012:parameter/cdk-neptune-graph-export/${name}/*`,
       },
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: `arn:aws:logs:us-east-1:123456789012:log-group:${logGroupId}:*` },
       // X-Ray's write actions support no resource-level permissions.
@@ -275,6 +324,7 @@ describe('IAM', () => {
         Effect: 'Allow',
         Resource: '*',
       },
+      { Action: 'states:StartExecution', Effect: 'Allow', Resource: `arn:aws:states:us-east-1:123456789012:stateMachine:${name}` },
     ]);
   });
 
@@ -556,3 +606,30 @@ describe('attributes', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('creation order', () => {
+  test('the custom resource is created after the state machine and every policy of the handler and the loop', () => {
+    const { template } = waiterStack();
+    const [, waiter] = only(template, 'Custom::NeptuneGraphExportTaskWaiter');
+    const [machineId] = only(template, 'AWS::StepFunctions::StateMachine');
+    const policyIds = Object.keys(template.findResources('AWS::IAM::Policy'));
+    expect(policyIds).toHaveLength(2);
+    expect(waiter.DependsOn).toEqual(expect.arrayContaining([machineId, ...policyIds]));
+  });
+
+  test('an export added to a deployed stack is created after the loop policy that lets it start', () => {
+    const stack = newStack();
+    new ExportTaskWaiter(stack, 'Existing', { taskIdentifier: TASK_ID });
+    new GraphExport(stack, 'Added', {
+      graphId: 'g-0123456789',
+      destination: ExportDestination.fromS3Uri('s3://bucket/prefix/'),
+      encryptionKey: kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
+    });
+    const template = Template.fromStack(stack);
+    const [, added] = only(template, 'Custom::NeptuneGraphExport');
+    const loopPolicy = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .find(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('neptune-graph:StartExportTask'));
+    expect(loopPolicy).toBeDefined();
+    expect(added.DependsOn).toEqual(expect.arrayContaining([loopPolicy![0]]));
+  });
+});

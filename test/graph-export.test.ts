@@ -11,7 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
   ExportDestination, ExportFormat, ExportOutputType, GraphExport, GraphExportProps, MultiValueHandling, ParquetType,
 } from '../src';
-import { GRAPH_EXPORT_RESOURCE_TYPE, SIGNAL_FIELDS } from '../src/constants';
+import { GRAPH_EXPORT_RESOURCE_TYPE, WAITER_RESOURCE_TYPE } from '../src/constants';
 
 type Json = Record<string, any>;
 
@@ -180,11 +180,15 @@ describe('IAM of the wait loop', () => {
     expect(withAction(all, 'iam:PassRole')).toHaveLength(1);
   });
 
-  test('TagResource on the export tasks only when tags are given', () => {
-    expect(withAction(loopStatements(build().template), 'neptune-graph:TagResource')).toEqual([]);
-    expect(withAction(loopStatements(build({ tags: {} }).template), 'neptune-graph:TagResource')).toEqual([]);
-    expect(withAction(loopStatements(build({ tags: { team: 'graph' } }).template), 'neptune-graph:TagResource')).toEqual([
-      { Action: 'neptune-graph:TagResource', Effect: 'Allow', Resource: exportTasks },
+  test('tags need no neptune-graph:TagResource: StartExportTask carries them, and TagResource knows no export-task resource', () => {
+    expect(withAction(loopStatements(build({ tags: { team: 'graph' } }).template), 'neptune-graph:TagResource')).toEqual([]);
+    build({ tags: { team: 'graph' } }).template.hasResourceProperties(GRAPH_EXPORT_RESOURCE_TYPE, { Export: Match.objectLike({ Tags: { team: 'graph' } }) });
+  });
+
+  test('the loop may cancel exports only with cancelOnDelete (it cancels the export it started when the wait times out)', () => {
+    expect(withAction(loopStatements(build().template), 'neptune-graph:CancelExportTask')).toEqual([]);
+    expect(withAction(loopStatements(build({ cancelOnDelete: true }).template), 'neptune-graph:CancelExportTask')).toEqual([
+      { Action: 'neptune-graph:CancelExportTask', Effect: 'Allow', Resource: exportTasks },
     ]);
   });
 
@@ -198,11 +202,11 @@ describe('IAM of the wait loop', () => {
 });
 
 describe('IAM of the handler (cancelOnDelete)', () => {
-  test('cancelOnDelete lets the handler cancel and read export tasks, and tells it to', () => {
+  test('cancelOnDelete lets the handler cancel, read and list export tasks, and tells it to', () => {
     const { template } = build({ cancelOnDelete: true });
     template.hasResourceProperties(GRAPH_EXPORT_RESOURCE_TYPE, { CancelOnDelete: 'true' });
     expect(withAction(handlerStatements(template), 'neptune-graph:CancelExportTask')).toEqual([{
-      Action: ['neptune-graph:CancelExportTask', 'neptune-graph:GetExportTask'],
+      Action: ['neptune-graph:CancelExportTask', 'neptune-graph:GetExportTask', 'neptune-graph:ListExportTasks'],
       Effect: 'Allow',
       Resource: exportTasks,
     }]);
@@ -325,15 +329,17 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     expect(resource.Properties.ServiceTimeout).toBe('900');
   });
 
-  test('attributes are Fn::Select(i, Fn::Split("|", Fn::GetAtt [Condition, Data])) in SIGNAL_FIELDS order', () => {
+  test('attributes are ordinary custom-resource attributes of a waiter created after the WaitCondition, nothing parsed from its Data', () => {
     const { stack, graphExport, template } = sixHours();
     const [conditionId] = only(template, 'AWS::CloudFormation::WaitCondition');
-    expect(ATTRIBUTES.map(([name]) => name)).toEqual(SIGNAL_FIELDS);
+    const [resultId, result] = only(template, WAITER_RESOURCE_TYPE);
+    const [exportId] = only(template, GRAPH_EXPORT_RESOURCE_TYPE);
+    expect(result.DependsOn).toEqual(expect.arrayContaining([conditionId]));
+    expect(result.Properties.TaskIdentifier).toEqual({ 'Fn::GetAtt': [exportId, 'TaskId'] });
     ATTRIBUTES.forEach(([name, read]) => {
-      expect(stack.resolve(read(graphExport))).toEqual({
-        'Fn::Select': [SIGNAL_FIELDS.indexOf(name) + 1, { 'Fn::Split': ['|', { 'Fn::GetAtt': [conditionId, 'Data'] }] }],
-      });
+      expect(stack.resolve(read(graphExport))).toEqual({ 'Fn::GetAtt': [resultId, name] });
     });
+    expect(JSON.stringify(template.toJSON())).not.toContain(JSON.stringify({ 'Fn::GetAtt': [conditionId, 'Data'] }));
   });
 
   test('another export or another timeout gets a new handle and condition (a WaitCondition cannot be updated); polling settings keep them', () => {

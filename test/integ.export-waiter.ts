@@ -1,21 +1,21 @@
 /**
  * An integration test users can deploy (`npx integ-runner --update-on-failed` with AWS credentials):
- * a minimal Neptune Analytics graph, a KMS key, an encrypted bucket and an export role; a native
- * AWS::NeptuneGraph::ExportTask; the waiter; and an assertion that GetExportTask agrees with the
- * waiter's attributes. The build checks its snapshot offline; nothing is deployed there.
+ * the smallest Neptune Analytics graph, a KMS key and an encrypted bucket; a GraphExport of the graph
+ * (with its default export role), which starts the export and waits for it; an ExportTaskWaiter on the
+ * GraphExport's task; and an assertion that GetExportTask agrees with the waiter's attributes. Every
+ * resource type is one CloudFormation has. The build checks its snapshot offline; nothing is deployed there.
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
-import { App, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { ExportTaskWaiter } from '../src';
+import { ExportDestination, ExportFormat, ExportTaskWaiter, GraphExport, ParquetType } from '../src';
 
 const app = new App();
 const stack = new Stack(app, 'NeptuneGraphExportWaiterInteg');
 
-// The smallest graph Neptune Analytics offers, without replicas; it is exported empty.
+// The smallest graph Neptune Analytics offers, without replicas or a public endpoint; it is exported empty.
 const graph = new neptunegraph.CfnGraph(stack, 'Graph', {
   provisionedMemory: 16,
   replicaCount: 0,
@@ -33,29 +33,19 @@ const bucket = new s3.Bucket(stack, 'ExportBucket', {
   autoDeleteObjects: true,
 });
 
-const exportRole = new iam.Role(stack, 'ExportRole', {
-  assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com'),
-  description: 'Lets Neptune Analytics write the integration test export',
+const graphExport = new GraphExport(stack, 'Export', {
+  graph,
+  destination: ExportDestination.fromBucket(bucket, 'exports/'),
+  encryptionKey: key,
+  format: ExportFormat.PARQUET,
+  parquetType: ParquetType.COLUMNAR,
+  timeout: Duration.minutes(55),
 });
-bucket.grantReadWrite(exportRole);
-key.grantEncryptDecrypt(exportRole);
 
-const exportTask = new CfnResource(stack, 'Export', {
-  type: 'AWS::NeptuneGraph::ExportTask',
-  properties: {
-    GraphIdentifier: graph.attrGraphId,
-    RoleArn: exportRole.roleArn,
-    KmsKeyIdentifier: key.keyArn,
-    Destination: bucket.s3UrlForObject('exports/'),
-    Format: 'PARQUET',
-    ParquetType: 'COLUMNAR',
-  },
-});
-// The export starts as soon as the task exists: its role must already be allowed to write.
-exportTask.node.addDependency(exportRole);
-
+// The waiter on the task the GraphExport started: created once the export succeeded, it reads the
+// same task once and must report the same results.
 const waiter = new ExportTaskWaiter(stack, 'WaitForExport', {
-  taskIdentifier: exportTask.getAtt('TaskId').toString(),
+  taskIdentifier: graphExport.attrTaskId,
   timeout: Duration.minutes(55),
 });
 
@@ -65,17 +55,20 @@ const integ = new IntegTest(app, 'ExportTaskWaiterInteg', {
   stackUpdateWorkflow: false,
 });
 
+// The v3 package name gives the IAM action its real prefix (neptune-graph:GetExportTask); the
+// service name 'NeptuneGraph' would grant neptunegraph:GetExportTask, which does not exist.
 integ.assertions
-  .awsApiCall('NeptuneGraph', 'getExportTask', { taskIdentifier: waiter.attrTaskId })
+  .awsApiCall('@aws-sdk/client-neptune-graph', 'GetExportTask', { taskIdentifier: waiter.attrTaskId })
   .expect(
     ExpectedResult.objectLike({
-      taskId: waiter.attrTaskId,
-      graphId: waiter.attrGraphId,
+      taskId: graphExport.attrTaskId,
+      graphId: graph.attrGraphId,
       status: 'SUCCEEDED',
       format: waiter.attrFormat,
+      parquetType: waiter.attrParquetType,
       destination: waiter.attrDestination,
       kmsKeyIdentifier: waiter.attrKmsKeyIdentifier,
-      roleArn: waiter.attrRoleArn,
+      roleArn: graphExport.role.roleArn,
     }),
   );
 

@@ -1,28 +1,28 @@
 /**
  * A Neptune Analytics graph export as a step of a deployment pipeline:
  *
- *   ExportPipelineStack   KMS key + encrypted bucket + export role
- *                         -> AWS::NeptuneGraph::ExportTask (starts the export)
- *                         -> ExportTaskWaiter (the deployment goes on only once the export ended)
- *                         -> outputs and an SSM parameter built from the waiter's attributes
+ *   ExportPipelineStack   KMS key + encrypted bucket
+ *                         -> GraphExport (starts the export of the graph and waits for it to end;
+ *                            creates the role Neptune Analytics writes the export with)
+ *                         -> outputs and an SSM parameter built from the export's attributes
  *   ExportConsumerStack   a function that reads the SSM parameter and lists the exported files
  *
  * The SSM parameter is the hand-over: the consumer never references the export itself, and always
  * finds the destination of the latest export that succeeded.
  */
-import { CfnOutput, CfnParameter, CfnResource, Duration, Stack, StackProps, Token } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { CfnOutput, CfnParameter, Duration, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-// In your own app: import { ExportTaskWaiter } from 'cdk-neptune-graph-export';
-import { ExportTaskWaiter } from '../../src';
+// In your own app: import { ExportDestination, ExportFormat, GraphExport, ParquetType } from 'cdk-neptune-graph-export';
+import { ExportDestination, ExportFormat, GraphExport, ParquetType } from '../../src';
 
 /** Used when neither the GraphId parameter nor the `graphId` context is given. */
 export const PLACEHOLDER_GRAPH_ID = 'g-0123456789';
 export const DEFAULT_DESTINATION_PARAMETER = '/neptune-graph-export/latest/destination';
+export const EXPORT_PREFIX = 'exports/';
 
 export interface ExportPipelineStackProps extends StackProps {
   /**
@@ -30,16 +30,20 @@ export interface ExportPipelineStackProps extends StackProps {
    * @default - the `graphId` context value, else a placeholder
    */
   readonly graphId?: string;
-  /** @default Duration.minutes(50) */
-  readonly waiterTimeout?: Duration;
+  /**
+   * How long the deployment waits for the export. Over 55 minutes (up to 11 h 55 min) a
+   * WaitCondition waits instead of the custom resource.
+   * @default Duration.minutes(50)
+   */
+  readonly exportTimeout?: Duration;
   /** @default DEFAULT_DESTINATION_PARAMETER */
   readonly destinationParameterName?: string;
 }
 
 export class ExportPipelineStack extends Stack {
   public readonly bucket: s3.Bucket;
-  public readonly exportTask: CfnResource;
-  public readonly waiter: ExportTaskWaiter;
+  public readonly key: kms.Key;
+  public readonly graphExport: GraphExport;
   public readonly destinationParameter: ssm.StringParameter;
 
   constructor(scope: Construct, id: string, props: ExportPipelineStackProps = {}) {
@@ -51,70 +55,37 @@ export class ExportPipelineStack extends Stack {
       allowedPattern: '^g-[a-z0-9]{10}$',
     });
 
-    const key = new kms.Key(this, 'ExportKey', {
+    this.key = new kms.Key(this, 'ExportKey', {
       description: 'Encrypts Neptune Analytics graph exports',
       enableKeyRotation: true,
     });
     this.bucket = new s3.Bucket(this, 'ExportBucket', {
       encryption: s3.BucketEncryption.KMS,
-      encryptionKey: key,
+      encryptionKey: this.key,
       bucketKeyEnabled: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
     });
-    const prefix = 'exports/';
 
-    // The role Neptune Analytics assumes to write the export (permissions as documented in the
-    // Neptune Analytics user guide, "Import/export permissions").
-    const role = new iam.Role(this, 'ExportRole', {
-      assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com'),
-      description: 'Lets Neptune Analytics write graph exports to the export bucket',
-    });
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [this.bucket.bucketArn],
-    }));
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:PutObject', 's3:GetObject'],
-      resources: [this.bucket.arnForObjects(`${prefix}*`)],
-    }));
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [key.keyArn] }));
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-      resources: [key.keyArn],
-      conditions: {
-        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['aws:neptune-graph:graphId', 'aws:neptune-graph:graphExportId'] },
-      },
-    }));
-
-    // aws-cdk-lib has no L1 for this resource type yet. CloudFormation starts the export; the
-    // resource is created as soon as the task exists, long before the export is written.
-    this.exportTask = new CfnResource(this, 'Export', {
-      type: 'AWS::NeptuneGraph::ExportTask',
-      properties: {
-        GraphIdentifier: graphId.valueAsString,
-        RoleArn: role.roleArn,
-        KmsKeyIdentifier: key.keyArn,
-        Format: 'PARQUET',
-        ParquetType: 'COLUMNAR',
-        Destination: this.bucket.s3UrlForObject(prefix),
-      },
-    });
-    // The role's policy must exist before the service uses the role.
-    this.exportTask.node.addDependency(role);
-
-    this.waiter = new ExportTaskWaiter(this, 'WaitForExport', {
-      taskIdentifier: this.exportTask.getAtt('TaskId').toString(),
-      timeout: props.waiterTimeout ?? Duration.minutes(50),
+    // Starts the export when the stack is created (and again whenever what is exported changes),
+    // then waits for it: the resource exists only once the export succeeded.
+    this.graphExport = new GraphExport(this, 'Export', {
+      graphId: graphId.valueAsString,
+      destination: ExportDestination.fromBucket(this.bucket, EXPORT_PREFIX),
+      encryptionKey: this.key,
+      format: ExportFormat.PARQUET,
+      parquetType: ParquetType.COLUMNAR,
+      timeout: props.exportTimeout ?? Duration.minutes(50),
     });
 
     // Everything below is created only once the export succeeded.
-    new CfnOutput(this, 'ExportDestination', { value: this.waiter.attrDestination });
-    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.waiter.attrNumVerticesWritten) });
-    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.waiter.attrNumEdgesWritten) });
+    new CfnOutput(this, 'ExportTaskId', { value: this.graphExport.attrTaskId });
+    new CfnOutput(this, 'ExportDestination', { value: this.graphExport.attrDestination });
+    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.graphExport.attrNumVerticesWritten) });
+    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.graphExport.attrNumEdgesWritten) });
     this.destinationParameter = new ssm.StringParameter(this, 'DestinationParameter', {
       parameterName: props.destinationParameterName ?? DEFAULT_DESTINATION_PARAMETER,
-      stringValue: this.waiter.attrDestination,
+      stringValue: this.graphExport.attrDestination,
       description: 'S3 URI of the latest Neptune Analytics export that succeeded',
     });
   }

@@ -72,8 +72,8 @@ export function waitStatesEntered(deployment: LocalDeployment, executionIndex = 
 
 /** The deadline the handler gave the wait loop (virtual epoch seconds). */
 export function deadlineOf(deployment: LocalDeployment, executionIndex = 0): number {
-  const input = JSON.parse(deployment.executions[executionIndex].input) as { deadline: string };
-  return new Date(input.deadline).getTime() / 1000;
+  const input = JSON.parse(deployment.executions[executionIndex].input) as { resume: { deadline: string } };
+  return new Date(input.resume.deadline).getTime() / 1000;
 }
 
 /** The attributes a SUCCESS answer must carry, read from the emulator's view of the task. */

@@ -328,7 +328,8 @@ describe('Update', () => {
 
     const body = answeredOnce(d, answer);
     expect(body.Status).toBe('SUCCESS');
-    expect(body.PhysicalResourceId).toBe(OTHER_TASK_ID);
+    // The new task, then the one it replaces: a rollback of this Update finds its way back.
+    expect(body.PhysicalResourceId).toBe(`${OTHER_TASK_ID};${TASK_ID}`);
     expect(body.Data).toEqual(attributesOfEmulatedTask(d.emulator.task(OTHER_TASK_ID)!.describe()));
     expect(body.Data).toMatchObject({ TaskId: OTHER_TASK_ID, NumVerticesWritten: '42', NumEdgesWritten: '84' });
     const calls = getExportTaskCalls(d);

