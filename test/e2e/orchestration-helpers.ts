@@ -22,10 +22,14 @@ export const EXISTING_KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd
 /** Logical id of a resource unrelated to the waiters, which tests make fail. */
 export const UNRELATED = 'Unrelated';
 
-export const TEN_MINUTES: TaskScript = { initializingSeconds: 60, exportingSeconds: 540, vertices: 1000, edges: 2000 };
-export const TWENTY_MINUTES: TaskScript = { initializingSeconds: 60, exportingSeconds: 1140, vertices: 4242, edges: 8484 };
-export const NINETY_MINUTES: TaskScript = { initializingSeconds: 120, exportingSeconds: 5280, vertices: 9000, edges: 18000 };
-export const THREE_HOURS: TaskScript = { initializingSeconds: 120, exportingSeconds: 3 * 3600 - 120 };
+/*
+ * Cancellations take no virtual time: the handler waits for CANCELLED in real 2-second sleeps (its
+ * Date is virtual), so each second an export stays CANCELLING would cost a real second.
+ */
+export const TEN_MINUTES: TaskScript = { initializingSeconds: 60, exportingSeconds: 540, vertices: 1000, edges: 2000, cancellingSeconds: 0 };
+export const TWENTY_MINUTES: TaskScript = { initializingSeconds: 60, exportingSeconds: 1140, vertices: 4242, edges: 8484, cancellingSeconds: 0 };
+export const NINETY_MINUTES: TaskScript = { initializingSeconds: 120, exportingSeconds: 5280, vertices: 9000, edges: 18000, cancellingSeconds: 0 };
+export const THREE_HOURS: TaskScript = { initializingSeconds: 120, exportingSeconds: 3 * 3600 - 120, cancellingSeconds: 0 };
 
 /** Starts orchestrated stacks and stops every one of them after each test. */
 export function orchestratedStacksStoppedAfterEach(): (stack: Stack | Template, options?: OrchestrationOptions) => Promise<OrchestratedStack> {
@@ -53,8 +57,11 @@ export interface ExportVersion {
   readonly existingRole?: boolean;
   /** The graph id is a template parameter (a token: its value can change behind the same template). */
   readonly graphIdParameter?: boolean;
-  /** An SNS topic that depends on nothing: a resource that can fail while the export runs. */
-  readonly unrelated?: boolean;
+  /**
+   * An SNS topic that depends on nothing: a resource that can fail while the export runs. A string is
+   * its display name, so that a version with another one updates it.
+   */
+  readonly unrelated?: boolean | string;
   /** An ExportTaskWaiter of `waiterTaskId` in the same stack. */
   readonly waiterTaskId?: string;
 }
@@ -84,7 +91,10 @@ export function exportStack(version: ExportVersion = {}): Stack {
     const bucket = new s3.Bucket(stack, 'ExportBucket');
     new GraphExport(stack, 'Export', { ...common, destination: ExportDestination.fromBucket(bucket, 'graph/'), encryptionKey: key });
   }
-  if (version.unrelated) new CfnResource(stack, UNRELATED, { type: 'AWS::SNS::Topic' });
+  if (version.unrelated) {
+    const properties = typeof version.unrelated === 'string' ? { DisplayName: version.unrelated } : undefined;
+    new CfnResource(stack, UNRELATED, { type: 'AWS::SNS::Topic', properties });
+  }
   return stack;
 }
 
