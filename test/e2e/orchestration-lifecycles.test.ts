@@ -14,8 +14,8 @@ import { Duration } from 'aws-cdk-lib';
 import {
   brokenInvariants, exportStack, ExportVersion, orchestratedStacksStoppedAfterEach, runExportsAs, UNRELATED, until,
 } from './orchestration-helpers';
-import { TaskScript } from '../harness/neptune-emulator';
 import { seededRandom } from '../harness/local-deployment';
+import { TaskScript } from '../harness/neptune-emulator';
 import { describeOperation, OperationOptions, OrchestratedStack, StackOperation } from '../harness/orchestration';
 
 const orchestrate = orchestratedStacksStoppedAfterEach();
@@ -106,7 +106,8 @@ async function live(seed: number, lifecycle: Lifecycle): Promise<{ stack: Orches
   const run = async (options: OperationOptions, operation: () => Promise<StackOperation>) => {
     const before = stack.startedTasks().length;
     const op = await operation();
-    observed.push({ op, injectedFailure: (options.failures ?? []).length > 0, startedTasks: stack.startedTasks().slice(before).map((t) => t.taskId) });
+    const startedTasks = stack.startedTasks().slice(before).map((t) => t.taskId);
+    observed.push({ op, injectedFailure: (options.failures ?? []).length > 0, startedTasks });
   };
   if (lifecycle.deleteWhileCreating) {
     const creating = stack.deploy(lifecycle.createOptions);
