@@ -766,6 +766,8 @@ export class OrchestratedStack {
         if (parameter.Default !== undefined) refs[name] = String(parameter.Default);
       }
     }
+    refs['AWS::StackId'] = this.deployment.cloudFormation.stackId;
+    refs['AWS::StackName'] = this.stackName;
     Object.assign(refs, this.parameters);
     for (const [id, value] of Object.entries(this.options.resourceValues ?? {})) add(id, value);
     for (const [id, resource] of this.live) {
