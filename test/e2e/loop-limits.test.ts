@@ -85,7 +85,8 @@ function report(line: string): void {
 
 describe('(2) long waits continue in new executions before the history quota', () => {
   test('a custom resource polling every second for 55 minutes: several executions, each under 20,000 events, one answer', async () => {
-    const d = await deploy(waiterStack({ timeout: Duration.minutes(55), minPollInterval: Duration.seconds(1), maxPollInterval: Duration.seconds(1) }));
+    const everySecond = { minPollInterval: Duration.seconds(1), maxPollInterval: Duration.seconds(1) };
+    const d = await deploy(waiterStack({ timeout: Duration.minutes(55), ...everySecond }));
     const script: TaskScript = { taskId: TASK_ID, initializingSeconds: 30, exportingSeconds: 55 * 60 - 90, vertices: 4242, edges: 8484 };
     d.emulator.addTask(script);
 
