@@ -108,6 +108,15 @@ export interface CallRefusal {
   readonly httpStatus?: number;
 }
 
+export interface InvocationRecord {
+  /** Virtual epoch seconds at which it began. */
+  readonly virtualStart: number;
+  /** Real milliseconds it took (once it ended). */
+  realMs: number;
+  /** It ran past the function's timeout: Lambda would have ended it (and nothing it did after counts). */
+  overran: boolean;
+}
+
 export interface LocalDeploymentOptions {
   /** Seed for the emulator and for retry jitter. @default 1 */
   readonly seed?: number;
@@ -128,6 +137,24 @@ export interface LocalDeploymentOptions {
    * @default 'PascalCase'
    */
   readonly sdkResultKeys?: 'PascalCase' | 'camelCase';
+  /**
+   * How the AWS SDK integration renders timestamps (ExportTaskDetails.StartTime). Which form Step
+   * Functions uses for this service is unverified; each is a plausible reading.
+   * @default 'isoString'
+   */
+  readonly sdkTimestamps?: 'isoString' | 'epochSeconds' | 'epochMilliseconds';
+  /**
+   * Changes what a Neptune Analytics call of the state machine returns (after key casing), to play a
+   * service that answers unlike its model: a member missing, a partial ExportTaskDetails...
+   * @default - the result as the SDK integration would return it
+   */
+  readonly transformSdkResult?: (action: string, result: Json) => Json;
+  /**
+   * The Lambda timeout the handler is given, in real seconds, instead of the template's: for tests of
+   * a handler running out of time (only real time passes while a call hangs; the virtual clock does not).
+   * @default - the function's Timeout in the template
+   */
+  readonly functionTimeoutSeconds?: number;
   /**
    * Real milliseconds that each virtual second of a pause (a Wait state or a Retry interval) takes.
    * The virtual clock then moves smoothly through the pause, and the next Neptune Analytics call
@@ -174,6 +201,8 @@ export class LocalDeployment {
 
   /** Every line the handler logged, in order. */
   public readonly logs: string[] = [];
+  /** Every invocation of the handler, in order. */
+  public readonly invocations: InvocationRecord[] = [];
   public readonly executions: ExecutionRecord[] = [];
   /** Consulted before every call a Task of the state machine makes (see GatedCall); none by default. */
   public gate?: (call: GatedCall) => CallRefusal | undefined;
@@ -229,7 +258,7 @@ export class LocalDeployment {
     const environment = (functionProps.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
     this.handlerEnvironment = Object.fromEntries(Object.entries(resolve(environment, pseudo) as Json).map(([k, v]) => [k, String(v)]));
     this.propertyValues = this.physicalValues(pseudo.arns);
-    this.functionTimeoutMs = Number(functionProps.Timeout ?? 3) * 1000;
+    this.functionTimeoutMs = (options.functionTimeoutSeconds ?? Number(functionProps.Timeout ?? 3)) * 1000;
     this.neptune = new NeptuneGraphClient({
       endpoint: emulator.endpoint,
       region: PSEUDO.region,
@@ -327,8 +356,18 @@ export class LocalDeployment {
   /** Invokes the handler once, as Lambda runs one invocation (the promise is the invocation). */
   public invoke(event: unknown): Promise<void> {
     const startedAt = Date.now();
-    const context = { getRemainingTimeInMillis: () => this.functionTimeoutMs - (Date.now() - startedAt) };
-    return this.track(this.loadHandler()(event, context));
+    const realStart = performance.now();
+    // Virtual time passes only in pauses of the loop, real time while calls hang: either uses the invocation's time.
+    const remaining = () => this.functionTimeoutMs - Math.max(Date.now() - startedAt, performance.now() - realStart);
+    const invocation: InvocationRecord = { virtualStart: this.clock.now(), realMs: 0, overran: false };
+    this.invocations.push(invocation);
+    const settle = () => {
+      invocation.realMs = performance.now() - realStart;
+      invocation.overran = remaining() < 0;
+    };
+    const run = this.loadHandler()(event, { getRemainingTimeInMillis: remaining });
+    run.then(settle, settle);
+    return this.track(run);
   }
 
   /**
@@ -726,7 +765,9 @@ export class LocalDeployment {
     try {
       const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as unknown as Json;
       const { $metadata: _metadata, ...fields } = output;
-      return this.options.sdkResultKeys === 'camelCase' ? changeKeys(fields, (key) => key) : changeKeys(fields, upperFirst);
+      const timestamps = this.options.sdkTimestamps ?? 'isoString';
+      const result = changeKeys(fields, this.options.sdkResultKeys === 'camelCase' ? (key) => key : upperFirst, false, timestamps) as Json;
+      return this.options.transformSdkResult ? this.options.transformSdkResult(action, result) : result;
     } catch (error) {
       throw asStepFunctionsError(error);
     }
@@ -774,12 +815,16 @@ const MAP_MEMBERS = new Set(['vertexFilter', 'edgeFilter', 'properties', 'tags',
 const lowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
 const upperFirst = (key: string) => key.charAt(0).toUpperCase() + key.slice(1);
 
-function changeKeys(value: unknown, rename: (key: string) => string, isMap = false): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map((v) => changeKeys(v, rename));
+function changeKeys(
+  value: unknown, rename: (key: string) => string, isMap = false, timestamps: LocalDeploymentOptions['sdkTimestamps'] = 'isoString',
+): unknown {
+  if (value instanceof Date) {
+    return timestamps === 'epochMilliseconds' ? value.getTime() : timestamps === 'epochSeconds' ? value.getTime() / 1000 : value.toISOString();
+  }
+  if (Array.isArray(value)) return value.map((v) => changeKeys(v, rename, false, timestamps));
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
-    Object.entries(value as Json).map(([key, v]) => [isMap ? key : rename(key), changeKeys(v, rename, !isMap && MAP_MEMBERS.has(key))]),
+    Object.entries(value as Json).map(([key, v]) => [isMap ? key : rename(key), changeKeys(v, rename, !isMap && MAP_MEMBERS.has(key), timestamps)]),
   );
 }
 
