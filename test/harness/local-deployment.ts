@@ -421,6 +421,16 @@ export class LocalDeployment {
       + `${e.error && !e.failure ? ` (${e.error})` : ''} after ${e.historyEvents} history events, last state ${e.path[e.path.length - 1] ?? '-'}`).join('; ');
   }
 
+  /**
+   * Stops every running execution, as deleting the state machine does (Step Functions terminates
+   * them at their next state transition; here at once).
+   */
+  public stopRunningExecutions(error: string, cause: string): void {
+    for (const execution of this.executions) {
+      if (execution.status === 'RUNNING') this.stopExecution(execution.executionArn, error, cause);
+    }
+  }
+
   /** Whether an invocation or an execution is running (what `idle()` waits for). */
   public get busy(): boolean {
     return this.pending.size > 0;
@@ -799,6 +809,8 @@ export class LocalDeployment {
    */
   private async startExecutionTask(input: Json): Promise<unknown> {
     await new Promise((done) => setImmediate(done));
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'states', operation: 'StartExecution', input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     const raw = input.Input;
     const outcome = this.startExecution({
       stateMachineArn: typeof input.StateMachineArn === 'string' ? input.StateMachineArn : undefined,

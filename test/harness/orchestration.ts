@@ -565,6 +565,9 @@ export class OrchestratedStack {
       return false;
     }
     this.live.delete(id);
+    if (resource.type === 'AWS::StepFunctions::StateMachine' && this.values().arns[id] === this.deployment.stateMachineArn) {
+      this.deployment.stopRunningExecutions('States.Terminated', 'The state machine was deleted');
+    }
     this.event(ctx.op, id, resource.type, 'DELETE_COMPLETE');
     return true;
   }
@@ -656,8 +659,8 @@ export class OrchestratedStack {
     const request: CustomResourceRequest = { logicalId, requestType, phase: ctx.phase, event, sentAt: this.now(), outcome: 'PENDING' };
     ctx.op.requests.push(request);
     this.requests.push(request);
-    // CloudFormation invokes the function asynchronously and waits for the answer at the ResponseURL.
-    void this.deployment.invoke(event).catch(() => undefined);
+    // CloudFormation invokes the function asynchronously (Lambda retries a failed invocation) and waits for the answer at the ResponseURL.
+    void this.deployment.deliver(event).catch(() => undefined);
     const deadline = request.sentAt + Number(fields.properties.ServiceTimeout ?? DEFAULT_SERVICE_TIMEOUT);
     const answers = () => this.deployment.cloudFormation.answers(event.RequestId);
     const cancellable = requestType !== 'Delete';
@@ -763,6 +766,8 @@ export class OrchestratedStack {
         if (parameter.Default !== undefined) refs[name] = String(parameter.Default);
       }
     }
+    refs['AWS::StackId'] = this.deployment.cloudFormation.stackId;
+    refs['AWS::StackName'] = this.stackName;
     Object.assign(refs, this.parameters);
     for (const [id, value] of Object.entries(this.options.resourceValues ?? {})) add(id, value);
     for (const [id, resource] of this.live) {
