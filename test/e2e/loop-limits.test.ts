@@ -104,6 +104,8 @@ describe('(2) long waits continue in new executions before the history quota', (
   /** Long-wait mode: the custom resource is answered at once, the WaitCondition signalled at the end, then the Result waiter reads the task. */
   async function longWait(d: LocalDeployment, script: TaskScript, realTimeoutMs: number): Promise<void> {
     d.emulator.addTask(script);
+    // The waiter answered when the task is known, and the Result waiter that reads it after the WaitCondition.
+    expect(d.waiters()).toHaveLength(2);
     const [waiting, result] = d.waiters();
     expect(waiting.properties.SignalURL).toBeDefined();
     const started = await d.run(d.event('Create', { logicalId: waiting.logicalId }), realTimeoutMs);

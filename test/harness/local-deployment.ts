@@ -404,9 +404,21 @@ export class LocalDeployment {
   /** Sends an event and waits for CloudFormation's answer (real milliseconds). */
   public async run(event: CustomResourceEvent, timeoutMs = 20_000): Promise<RecordedAnswer> {
     await this.deliver(event);
-    const answer = await this.cloudFormation.answerFor(event.RequestId, timeoutMs);
+    let answer: RecordedAnswer;
+    try {
+      answer = await this.cloudFormation.answerFor(event.RequestId, timeoutMs);
+    } catch (error) {
+      // Say why nobody answered: usually an execution that ended without answering.
+      throw new Error(`${(error as Error).message}; executions: ${this.describeExecutions() || 'none'}`);
+    }
     await this.idle();
     return answer;
+  }
+
+  /** One line per execution: name, status, failure, history events (for failure messages). */
+  public describeExecutions(): string {
+    return this.executions.map((e) => `${e.name} ${e.status}${e.failure ? ` (${e.failure.error}: ${e.failure.cause})` : ''}`
+      + `${e.error && !e.failure ? ` (${e.error})` : ''} after ${e.historyEvents} history events, last state ${e.path[e.path.length - 1] ?? '-'}`).join('; ');
   }
 
   /**
