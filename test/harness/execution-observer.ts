@@ -91,7 +91,7 @@ export class ExecutionObserver {
     return bytes > MAX_PAYLOAD_BYTES ? `The execution input is ${bytes} bytes, over the ${MAX_PAYLOAD_BYTES}-byte quota` : undefined;
   }
 
-  /** The state whose task attempt failed last (its exit then writes no TaskSucceeded). */
+  /** The current task attempt failed (leaving the state through a Catch then writes no TaskSucceeded). */
   private failedAttempt = false;
   /** Set by a task wrapper when a quota was broken inside a task; raised by the next hook. */
   private pendingTermination?: ExecutionTerminatingError;
@@ -134,7 +134,6 @@ export class ExecutionObserver {
     });
     wrap('dispatchStateEnteredEvent', (name, type, input) => {
       this.raisePending();
-      this.failedAttempt = false;
       this.write(`${String(type)}StateEntered`);
       this.inspect(String(name), 'input', input);
       if (type === 'Task') this.writeAttempt();
@@ -167,6 +166,7 @@ export class ExecutionObserver {
   }
 
   private writeAttempt(): void {
+    this.failedAttempt = false;
     this.write('TaskScheduled');
     this.write('TaskStarted');
   }

@@ -83,6 +83,39 @@ export interface ExecutionRecord extends ExecutionObservations {
   endedAt?: number;
 }
 
+/**
+ * A call made by one of the deployment's principals (the waiter function's role, or the state
+ * machine's role). `LocalDeployment.gate` sees the state machine's Task calls before they reach their
+ * service; a model of CloudFormation (test/harness/orchestration.ts) uses it, and proxies the
+ * handler's HTTP calls itself, to refuse calls to resources not created yet and calls that the IAM
+ * policies in effect do not allow.
+ */
+export interface GatedCall {
+  readonly caller: 'handler' | 'stateMachine';
+  /** 'states', 'neptune-graph', 'lambda', 'ssm'. */
+  readonly service: string;
+  /** The API operation, PascalCase: StartExecution, GetExportTask, Invoke... */
+  readonly operation: string;
+  /** The Task's Parameters (PascalCase), or for the handler's calls the API's own request (camelCase). */
+  readonly input: Record<string, unknown>;
+}
+
+/** How a refused call fails: the error name its caller sees (and, for an HTTP API, the status). */
+export interface CallRefusal {
+  readonly error: string;
+  readonly message: string;
+  readonly httpStatus?: number;
+}
+
+export interface InvocationRecord {
+  /** Virtual epoch seconds at which it began. */
+  readonly virtualStart: number;
+  /** Real milliseconds it took (once it ended). */
+  realMs: number;
+  /** It ran past the function's timeout: Lambda would have ended it (and nothing it did after counts). */
+  overran: boolean;
+}
+
 export interface LocalDeploymentOptions {
   /** Seed for the emulator and for retry jitter. @default 1 */
   readonly seed?: number;
@@ -103,6 +136,24 @@ export interface LocalDeploymentOptions {
    * @default 'PascalCase'
    */
   readonly sdkResultKeys?: 'PascalCase' | 'camelCase';
+  /**
+   * How the AWS SDK integration renders timestamps (ExportTaskDetails.StartTime). Which form Step
+   * Functions uses for this service is unverified; each is a plausible reading.
+   * @default 'isoString'
+   */
+  readonly sdkTimestamps?: 'isoString' | 'epochSeconds' | 'epochMilliseconds';
+  /**
+   * Changes what a Neptune Analytics call of the state machine returns (after key casing), to play a
+   * service that answers unlike its model: a member missing, a partial ExportTaskDetails...
+   * @default - the result as the SDK integration would return it
+   */
+  readonly transformSdkResult?: (action: string, result: Json) => Json;
+  /**
+   * The Lambda timeout the handler is given, in real seconds, instead of the template's: for tests of
+   * a handler running out of time (only real time passes while a call hangs; the virtual clock does not).
+   * @default - the function's Timeout in the template
+   */
+  readonly functionTimeoutSeconds?: number;
   /**
    * Real milliseconds that each virtual second of a pause (a Wait state or a Retry interval) takes.
    * The virtual clock then moves smoothly through the pause, and the next Neptune Analytics call
@@ -133,7 +184,11 @@ class SyncedClock extends VirtualClock {
 
 export class LocalDeployment {
   public static async start(stack: Stack, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
-    const template = CdkTemplate.fromStack(stack).toJSON() as Template;
+    return LocalDeployment.startFromTemplate(CdkTemplate.fromStack(stack).toJSON() as Template, options);
+  }
+
+  /** Like `start`, for a template already synthesized (a model of CloudFormation holds several). */
+  public static async startFromTemplate(template: Template, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
     const clock = new SyncedClock(options.startEpochSeconds);
     const emulator = await NeptuneGraphEmulator.start({ clock, seed: options.seed ?? 1 });
     const cloudFormation = await CloudFormationReceiver.start();
@@ -145,7 +200,11 @@ export class LocalDeployment {
 
   /** Every line the handler logged, in order. */
   public readonly logs: string[] = [];
+  /** Every invocation of the handler, in order. */
+  public readonly invocations: InvocationRecord[] = [];
   public readonly executions: ExecutionRecord[] = [];
+  /** Consulted before every call a Task of the state machine makes (see GatedCall); none by default. */
+  public gate?: (call: GatedCall) => CallRefusal | undefined;
   public readonly stateMachineArn: string;
   public readonly functionArn: string;
   /** Scripted failures of Lambda invocations of the handler (by the loop or by CloudFormation). */
@@ -199,7 +258,7 @@ export class LocalDeployment {
     const environment = (functionProps.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
     this.handlerEnvironment = Object.fromEntries(Object.entries(resolve(environment, pseudo) as Json).map(([k, v]) => [k, String(v)]));
     this.propertyValues = this.physicalValues(pseudo.arns);
-    this.functionTimeoutMs = Number(functionProps.Timeout ?? 3) * 1000;
+    this.functionTimeoutMs = (options.functionTimeoutSeconds ?? Number(functionProps.Timeout ?? 3)) * 1000;
     this.neptune = new NeptuneGraphClient({
       endpoint: emulator.endpoint,
       region: PSEUDO.region,
@@ -297,8 +356,18 @@ export class LocalDeployment {
   /** Invokes the handler once, as Lambda runs one invocation (the promise is the invocation). */
   public invoke(event: unknown): Promise<void> {
     const startedAt = Date.now();
-    const context = { getRemainingTimeInMillis: () => this.functionTimeoutMs - (Date.now() - startedAt) };
-    return this.track(this.loadHandler()(event, context));
+    const realStart = performance.now();
+    // Virtual time passes only in pauses of the loop, real time while calls hang: either uses the invocation's time.
+    const remaining = () => this.functionTimeoutMs - Math.max(Date.now() - startedAt, performance.now() - realStart);
+    const invocation: InvocationRecord = { virtualStart: this.clock.now(), realMs: 0, overran: false };
+    this.invocations.push(invocation);
+    const settle = () => {
+      invocation.realMs = performance.now() - realStart;
+      invocation.overran = remaining() < 0;
+    };
+    const run = this.loadHandler()(event, { getRemainingTimeInMillis: remaining });
+    run.then(settle, settle);
+    return this.track(run);
   }
 
   /**
@@ -335,9 +404,36 @@ export class LocalDeployment {
   /** Sends an event and waits for CloudFormation's answer (real milliseconds). */
   public async run(event: CustomResourceEvent, timeoutMs = 20_000): Promise<RecordedAnswer> {
     await this.deliver(event);
-    const answer = await this.cloudFormation.answerFor(event.RequestId, timeoutMs);
+    let answer: RecordedAnswer;
+    try {
+      answer = await this.cloudFormation.answerFor(event.RequestId, timeoutMs);
+    } catch (error) {
+      // Say why nobody answered: usually an execution that ended without answering.
+      throw new Error(`${(error as Error).message}; executions: ${this.describeExecutions() || 'none'}`);
+    }
     await this.idle();
     return answer;
+  }
+
+  /** One line per execution: name, status, failure, history events (for failure messages). */
+  public describeExecutions(): string {
+    return this.executions.map((e) => `${e.name} ${e.status}${e.failure ? ` (${e.failure.error}: ${e.failure.cause})` : ''}`
+      + `${e.error && !e.failure ? ` (${e.error})` : ''} after ${e.historyEvents} history events, last state ${e.path[e.path.length - 1] ?? '-'}`).join('; ');
+  }
+
+  /**
+   * Stops every running execution, as deleting the state machine does (Step Functions terminates
+   * them at their next state transition; here at once).
+   */
+  public stopRunningExecutions(error: string, cause: string): void {
+    for (const execution of this.executions) {
+      if (execution.status === 'RUNNING') this.stopExecution(execution.executionArn, error, cause);
+    }
+  }
+
+  /** Whether an invocation or an execution is running (what `idle()` waits for). */
+  public get busy(): boolean {
+    return this.pending.size > 0;
   }
 
   /** Waits until no invocation or execution is running. */
@@ -678,10 +774,14 @@ export class LocalDeployment {
     };
     const Command = commands[action];
     if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'neptune-graph', operation: upperFirst(action), input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     try {
       const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as unknown as Json;
       const { $metadata: _metadata, ...fields } = output;
-      return this.options.sdkResultKeys === 'camelCase' ? changeKeys(fields, (key) => key) : changeKeys(fields, upperFirst);
+      const timestamps = this.options.sdkTimestamps ?? 'isoString';
+      const result = changeKeys(fields, this.options.sdkResultKeys === 'camelCase' ? (key) => key : upperFirst, false, timestamps) as Json;
+      return this.options.transformSdkResult ? this.options.transformSdkResult(action, result) : result;
     } catch (error) {
       throw asStepFunctionsError(error);
     }
@@ -689,6 +789,8 @@ export class LocalDeployment {
 
   /** The optimized lambda:invoke integration (RequestResponse), with the faults scripted for `caller: 'stepFunctions'`. */
   private async invokeLambda(input: Json): Promise<unknown> {
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'lambda', operation: 'Invoke', input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     if (input.FunctionName !== this.functionArn) {
       throw namedError('Lambda.ResourceNotFoundException', `Function not found: ${String(input.FunctionName)}`);
     }
@@ -709,6 +811,8 @@ export class LocalDeployment {
    */
   private async startExecutionTask(input: Json): Promise<unknown> {
     await new Promise((done) => setImmediate(done));
+    const refusal = this.gate?.({ caller: 'stateMachine', service: 'states', operation: 'StartExecution', input });
+    if (refusal) throw namedError(refusal.error, refusal.message);
     const raw = input.Input;
     const outcome = this.startExecution({
       stateMachineArn: typeof input.StateMachineArn === 'string' ? input.StateMachineArn : undefined,
@@ -725,12 +829,16 @@ const MAP_MEMBERS = new Set(['vertexFilter', 'edgeFilter', 'properties', 'tags',
 const lowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
 const upperFirst = (key: string) => key.charAt(0).toUpperCase() + key.slice(1);
 
-function changeKeys(value: unknown, rename: (key: string) => string, isMap = false): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map((v) => changeKeys(v, rename));
+function changeKeys(
+  value: unknown, rename: (key: string) => string, isMap = false, timestamps: LocalDeploymentOptions['sdkTimestamps'] = 'isoString',
+): unknown {
+  if (value instanceof Date) {
+    return timestamps === 'epochMilliseconds' ? value.getTime() : timestamps === 'epochSeconds' ? value.getTime() / 1000 : value.toISOString();
+  }
+  if (Array.isArray(value)) return value.map((v) => changeKeys(v, rename, false, timestamps));
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
-    Object.entries(value as Json).map(([key, v]) => [isMap ? key : rename(key), changeKeys(v, rename, !isMap && MAP_MEMBERS.has(key))]),
+    Object.entries(value as Json).map(([key, v]) => [isMap ? key : rename(key), changeKeys(v, rename, !isMap && MAP_MEMBERS.has(key), timestamps)]),
   );
 }
 
