@@ -34,6 +34,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'asl-validator@4.0.0',
     '@aws-sdk/client-sfn@^3',
     '@aws-sdk/client-ssm@^3',
+    '@aws-sdk/client-lambda@^3',
     '@sinonjs/fake-timers@^15',
     'aws-local-stepfunctions@3.0.0',
     'cdk-nag@^2',

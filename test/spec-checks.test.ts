@@ -16,20 +16,6 @@ interface Checked {
  * Findings in src/ that wait on a product change, each with the change it needs. Every other
  * finding fails the check, and so does an entry here that no longer occurs (then delete it).
  */
-const AWAITING_PRODUCT_CHANGE: Array<{ rule: Finding['rule']; path: string; message: RegExp; change: string }> = [
-  ...['SFN.ThrottlingException', 'SFN.SfnException'].map((name, i) => ({
-    rule: 'sfn/unknown-error' as const,
-    path: `Definition.States.ContinueInNewExecution.Retry[0].ErrorEquals[${i}]`,
-    message: new RegExp(`^${name.replace('.', '\\.')}: ContinueInNewExecution \\(states:startExecution\\) never raises it`),
-    change: 'src/wait-loop.ts START_EXECUTION_RETRYABLE: the states:startExecution integration names its errors'
-      + ' StepFunctions.<Name>Exception (StepFunctions.ThrottlingException); SFN.SfnException names nothing. The retry works'
-      + ' today only through States.TaskFailed, which also repeats ExecutionAlreadyExists and StateMachineDoesNotExist.',
-  })),
-];
-
-const awaitingProductChange = (finding: Finding) =>
-  AWAITING_PRODUCT_CHANGE.some((known) => known.rule === finding.rule && known.path === finding.path && known.message.test(finding.message));
-
 let checked: Checked[] = [];
 
 beforeAll(async () => {
@@ -72,20 +58,11 @@ test('the catalogue covers both constructs, every example app and the integratio
 });
 
 test('every synthesized template agrees with the CloudFormation, IAM, States Language and Neptune Analytics specifications', () => {
-  const failing = checked
-    .map((c) => ({ ...c, findings: c.findings.filter((f) => !awaitingProductChange(f)) }))
-    .filter((c) => c.findings.length > 0);
+  const failing = checked.filter((c) => c.findings.length > 0);
   if (failing.length === 0) return;
   const count = failing.reduce((n, c) => n + c.findings.length, 0);
   const versions = Object.entries(specVersions()).map(([name, version]) => `${name}@${version}`).join(', ');
   throw new Error(
     `${count} findings in ${failing.length} of ${checked.length} templates (specs: ${versions}):\n\n${report(failing)}`,
   );
-});
-
-test('each finding awaiting a product change still occurs (delete its entry once src/ is fixed)', () => {
-  const all = checked.flatMap((c) => c.findings);
-  const gone = AWAITING_PRODUCT_CHANGE.filter((known) =>
-    !all.some((f) => known.rule === f.rule && known.path === f.path && known.message.test(f.message)));
-  expect(gone.map((known) => `${known.rule} ${known.path}`)).toEqual([]);
 });

@@ -68,18 +68,25 @@ describe('stopSupersededExecutions', () => {
 describe('startExecution', () => {
   const command = (name: string, input = '{}') => new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name, input });
 
-  test('returns true once the execution runs', async () => {
-    await expect(startExecution(command('first'), {}, performance.now() + 30_000)).resolves.toBe(true);
+  const wanted = () => true;
+
+  test("returns 'started' once the execution runs", async () => {
+    await expect(startExecution(command('first'), {}, performance.now() + 30_000, wanted)).resolves.toBe('started');
     expect(env.sfn.execution('first').status).toBe('RUNNING');
   });
 
-  test('returns false when an execution of that name exists with other input: someone answers already', async () => {
+  test("returns 'exists' when an execution of that name exists with other input: someone answers already", async () => {
     env.sfn.addRunning('taken', { other: true });
-    await expect(startExecution(command('taken'), {}, performance.now() + 30_000)).resolves.toBe(false);
+    await expect(startExecution(command('taken'), {}, performance.now() + 30_000, wanted)).resolves.toBe('exists');
+  });
+
+  test("starts nothing, and returns 'answered-already', once the request was answered (out of time)", async () => {
+    await expect(startExecution(command('too-late'), {}, performance.now() + 30_000, () => false)).resolves.toBe('answered-already');
+    expect(env.sfn.callsOf('StartExecution')).toHaveLength(0);
   });
 
   test('throws what Step Functions refused, at once', async () => {
-    const error = await startExecution(command('bad name!'), {}, performance.now() + 30_000).catch((e: Error) => e);
+    const error = await startExecution(command('bad name!'), {}, performance.now() + 30_000, wanted).catch((e: Error) => e);
 
     expect(error).toMatchObject({ name: 'InvalidName' });
     expect(error).not.toBeInstanceOf(ExecutionAlreadyExists);
@@ -89,7 +96,7 @@ describe('startExecution', () => {
   test('does not try again when the answer is due before another attempt could end', async () => {
     env.sfn.fault({ operation: 'StartExecution', kind: 'error', status: 500, type: 'InternalFailure', message: 'boom' });
 
-    await expect(startExecution(command('late'), {}, performance.now() + 1_000)).rejects.toMatchObject({ name: 'InternalFailure' });
+    await expect(startExecution(command('late'), {}, performance.now() + 1_000, wanted)).rejects.toMatchObject({ name: 'InternalFailure' });
     expect(env.sfn.callsOf('StartExecution')).toHaveLength(1);
   });
 });
