@@ -228,22 +228,28 @@ describe('States.JsonMerge', () => {
 });
 
 describe('secrets in execution data', () => {
-  test('a ResponseURL or its signature anywhere in input, state data or task parameters is reported, without the secret itself', async () => {
+  // Data enters an execution only through its input and its tasks: those are what is scanned (a
+  // state's input and output are copies of them).
+  test('a ResponseURL or its signature in the execution input or a task\'s parameters or result is reported, without the secret itself', async () => {
     const d = await withDefinition({
       StartAt: 'Copy',
       States: {
-        Copy: { Type: 'Pass', Parameters: { 'signature.$': '$.signature' }, Next: 'Clean' },
-        Clean: { Type: 'Pass', Result: { nothing: 'here' }, Next: 'Done' },
+        Copy: { Type: 'Pass', Parameters: { 'signature.$': '$.signature', 'taskId.$': '$.taskId' }, Next: 'Read' },
+        Read: { Type: 'Task', Resource: GET_EXPORT_TASK, Parameters: { 'TaskIdentifier.$': '$.taskId' }, ResultPath: '$.task', Next: 'Done' },
         Done: { Type: 'Succeed' },
       },
     });
     const event = d.event('Create');
-    const signature = new URL(event.ResponseURL).searchParams.get('X-Amz-Signature');
-    const leaked = await runExecution(d, { signature }, 'leaked');
-    const clean = await runExecution(d, { signature: 'not-a-secret' }, 'clean');
+    const signature = String(new URL(event.ResponseURL).searchParams.get('X-Amz-Signature'));
+    d.emulator.addTask({ taskId: TASK_ID, initializingSeconds: 0, exportingSeconds: 0, outcome: 'FAILED', statusReason: `see ${event.ResponseURL}` });
+    d.emulator.addTask({ taskId: 't-abcdefghij', initializingSeconds: 0, exportingSeconds: 0 });
+    const leakedInInput = await runExecution(d, { signature, taskId: 't-abcdefghij' }, 'input');
+    const leakedByTask = await runExecution(d, { signature: 'not-a-secret', taskId: TASK_ID }, 'task');
+    const clean = await runExecution(d, { signature: 'not-a-secret', taskId: 't-abcdefghij' }, 'clean');
 
-    expect(leaked.secretSightings).toEqual(['input', 'Copy input', 'Copy output', 'Clean input']);
-    expect(leaked.secretSightings.join(' ')).not.toContain(String(signature));
+    expect(leakedInInput.secretSightings).toEqual(['input']);
+    expect(leakedByTask.secretSightings).toEqual(['Read result']);
+    expect([...leakedInInput.secretSightings, ...leakedByTask.secretSightings].join(' ')).not.toContain(signature);
     expect(clean.secretSightings).toEqual([]);
   });
 });
