@@ -9,7 +9,7 @@
  *   invokes the user's onEvent function (Lambda Invoke) and, with an isCompleteHandler, starts the
  *   waiter state machine (StartExecution); the answer to CloudFormation comes later, from another
  *   function (framework-isComplete), which is not counted here.
- * - what-if: this library's handler minified (not what ships; shows what `minify` would change).
+ * - what-if: this library's handler unminified (not what ships; shows what `--minify` changes).
  * All load the AWS SDK v3 clients they import from node_modules, as Lambda's Node.js runtime
  * provides them; every SDK call goes to a local endpoint (AWS_ENDPOINT_URL_LAMBDA / _SFN) served
  * by this process, and the ResponseURL points at it too.
@@ -28,7 +28,7 @@ export const LIBRARY_BUNDLE = path.join(ROOT, 'assets', 'lambda', 'export-waiter
 export const PROVIDER_RUNTIME = path.join(ROOT, 'node_modules', 'aws-cdk-lib', 'custom-resources', 'lib', 'provider-framework', 'runtime');
 
 export interface ColdStartSubject {
-  readonly name: 'library' | 'libraryMinified' | 'providerFramework';
+  readonly name: 'library' | 'libraryUnminified' | 'providerFramework';
   readonly file: string;
   readonly handler: string;
   /** Bytes of the function's code asset (what Lambda downloads and loads). */
@@ -40,20 +40,20 @@ export interface ColdStartSubject {
 }
 
 /**
- * What-if, not shipped: the same handler bundled with esbuild's --minify (otherwise the arguments of
- * the projen bundle task), written under .tmp/.
+ * What-if, not shipped: the same handler bundled without esbuild's --minify (otherwise the arguments
+ * of the projen bundle task), written under .tmp/.
  */
-function minifiedBundle(workDir: string): string {
-  const outfile = path.join(workDir, 'export-waiter.min', 'index.js');
+function unminifiedBundle(workDir: string): string {
+  const outfile = path.join(workDir, 'export-waiter.unminified', 'index.js');
   buildSync({
     entryPoints: [path.join(ROOT, 'lambda', 'export-waiter.lambda.ts')],
     bundle: true,
-    minify: true,
+    minify: false,
     target: 'node22',
     platform: 'node',
     outfile,
     tsconfig: path.join(ROOT, 'test', 'tsconfig.json'),
-    external: ['@aws-sdk/*'],
+    external: ['@aws-sdk/client-sfn', '@aws-sdk/client-ssm'],
     logLevel: 'silent',
   });
   return outfile;
@@ -63,7 +63,7 @@ export function subjects(workDir: string): ColdStartSubject[] {
   const providerFiles = fs.readdirSync(PROVIDER_RUNTIME).filter((f) => !f.endsWith('.ts'));
   const size = (files: string[]) => files.reduce((sum, f) => sum + fs.statSync(f).size, 0);
   const deflated = (files: string[]) => files.reduce((sum, f) => sum + zlib.deflateRawSync(fs.readFileSync(f), { level: 9 }).length, 0);
-  const minified = minifiedBundle(workDir);
+  const unminified = unminifiedBundle(workDir);
   const providerPaths = providerFiles.map((f) => path.join(PROVIDER_RUNTIME, f));
   const libraryEnv = { WAIT_LOOP_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:bench' };
   return [
@@ -77,12 +77,12 @@ export function subjects(workDir: string): ColdStartSubject[] {
       env: libraryEnv,
     },
     {
-      name: 'libraryMinified',
-      file: minified,
+      name: 'libraryUnminified',
+      file: unminified,
       handler: 'handler',
-      assetBytes: size([minified]),
-      assetDeflatedBytes: deflated([minified]),
-      assetFiles: ['index.js (minified, not shipped)'],
+      assetBytes: size([unminified]),
+      assetDeflatedBytes: deflated([unminified]),
+      assetFiles: ['index.js (unminified, not shipped)'],
       env: libraryEnv,
     },
     {

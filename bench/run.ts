@@ -161,14 +161,14 @@ async function main() {
   out();
 
   out('=== Cold start (Delete, fresh node process) ===');
-  const coldLabels = { library: 'this library', libraryMinified: 'library minified *', providerFramework: 'Provider onEvent' };
+  const coldLabels = { library: 'this library', libraryUnminified: 'library unminified *', providerFramework: 'Provider onEvent' };
   out(`${padEnd('handler', 20)}${pad('asset B', 9)}${pad('zipped B', 10)}${pad('load ms', 9)}${pad('init ms', 9)}${pad('process ms', 12)}  what the Delete did`);
   for (const c of cold) {
     out(`${padEnd(coldLabels[c.name], 20)}${pad(c.assetBytes, 9)}${pad(c.assetDeflatedBytes, 10)}${pad(round(c.loadMs), 9)}${pad(round(c.initMs), 9)}${pad(round(c.processWallMs), 12)}  ` +
       `${c.calls.answers} answers, ${c.calls.invokes} Lambda invokes, ${c.calls.startExecutions} StartExecution over ${c.processes} processes`);
   }
   out(`(medians of ${CONFIG.coldStartProcesses} processes each; init = require + first invocation until its promise settles;`);
-  out(' zipped = each file deflated at level 9; * what-if only: the same handler built with esbuild --minify, not what ships)');
+  out(' zipped = each file deflated at level 9; * what-if only: the same handler built without esbuild --minify, not what ships)');
   out();
 
   // ---- Targets

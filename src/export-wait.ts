@@ -121,5 +121,5 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
  * before the new export starts).
  */
 function dependOnInfrastructure(resource: CustomResource, infrastructure: WaiterInfrastructure): void {
-  resource.node.addDependency(infrastructure);
+  resource.node.addDependency(...infrastructure.neededBeforeFirstRequest);
 }

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { Env } from './constants';
 import { ExportWaiterFunction } from './export-waiter-function';
 import { buildWaitLoop } from './wait-loop';
@@ -36,6 +36,12 @@ export class WaiterInfrastructure extends Construct {
 
   public readonly handler: lambda.IFunction;
   public readonly stateMachine: sfn.IStateMachine;
+  /**
+   * What must exist, with its latest statements in effect, before a custom resource's first request:
+   * the state machine with its role and policy (the loop's grants, such as a new GraphExport's), and
+   * the handler's policy. (The function itself is its ServiceToken, a dependency already.)
+   */
+  public readonly neededBeforeFirstRequest: IDependable[];
   private readonly handlerRole: iam.IRole;
   private readonly loopRole: iam.IRole;
   private readonly exportTasks: string;
@@ -116,6 +122,7 @@ export class WaiterInfrastructure extends Construct {
     stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }));
     this.stateMachine = stateMachine;
     this.loopRole = stateMachine.role;
+    this.neededBeforeFirstRequest = [stateMachine, role];
 
     this.explainNagFindings(handler, role, stateMachine.role, tracing, settings.logGroup);
   }
