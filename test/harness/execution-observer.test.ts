@@ -6,7 +6,6 @@
  */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DATA_LIMIT_ERROR, HISTORY_LIMIT_CAUSE, MAX_HISTORY_EVENTS } from './execution-observer';
-import { mergeIntoCopy } from './interpreter-fixes';
 import { ExecutionRecord, LocalDeployment, StateMachineDefinition } from './local-deployment';
 import { deploymentsStoppedAfterEach, receivedAt, TASK_ID, waiterStack } from '../e2e/helpers';
 
@@ -214,13 +213,26 @@ describe('States.JsonMerge', () => {
     expect(record.path).toEqual(['Merge', 'Check', 'Pure']);
   });
 
-  test('the rewrite copies only the first argument of every JsonMerge, nested ones and quoted commas included', () => {
-    expect(mergeIntoCopy('States.JsonMerge($$.Execution.Input.policy.taskDefaults, $, false)'))
-      .toBe('States.JsonMerge(States.StringToJson(States.JsonToString($$.Execution.Input.policy.taskDefaults)), $, false)');
-    expect(mergeIntoCopy("States.Format('a, b) {}', States.JsonMerge($.x[0], States.JsonMerge($.y, $.z, false), false))"))
-      .toBe("States.Format('a, b) {}', States.JsonMerge(States.StringToJson(States.JsonToString($.x[0])), "
-        + 'States.JsonMerge(States.StringToJson(States.JsonToString($.y)), $.z, false), false))');
-    expect(() => mergeIntoCopy('States.JsonMerge($.a, $.b')).toThrow(/Cannot rewrite/);
+  test('merging a task result whose strings hold quotes and backslashes keeps them as they are', async () => {
+    const reason = 'Access "denied" to s3://bucket/a\\b: {"code": 403}';
+    const d = await withDefinition({
+      StartAt: 'Read',
+      States: {
+        Read: {
+          Type: 'Task',
+          Resource: GET_EXPORT_TASK,
+          Parameters: { TaskIdentifier: TASK_ID },
+          ResultSelector: { 'task.$': 'States.JsonMerge($, $$.Execution.Input.overrides, false)' },
+          Next: 'Check',
+        },
+        Check: { Type: 'Choice', Choices: [{ Variable: '$.task.StatusReason', StringEquals: reason, Next: 'Same' }], Default: 'Changed' },
+        Same: { Type: 'Succeed' },
+        Changed: { Type: 'Fail', Error: 'Changed' },
+      },
+    });
+    d.emulator.addTask({ taskId: TASK_ID, initializingSeconds: 0, exportingSeconds: 0, outcome: 'FAILED', statusReason: reason });
+    const record = await runExecution(d, { overrides: { ExportFilter: null } });
+    expect(record.path).toEqual(['Read', 'Check', 'Same']);
   });
 });
 

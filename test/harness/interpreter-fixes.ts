@@ -1,15 +1,19 @@
 /**
- * The definition as aws-local-stepfunctions 3.0.0 must be given it to behave like Step Functions.
- * Each rewrite is an equivalent form of the same definition that the interpreter evaluates correctly;
- * nothing else changes.
+ * Where aws-local-stepfunctions 3.0.0 behaves unlike Step Functions, and how the harness makes it behave.
  *
  * - Type tests: `{ "Variable": "$.x", "IsNull": false }` is evaluated as `false && ...`, i.e. always
- *   false, where Step Functions means "is not null". Rewritten to `{ "Not": { ..., "IsNull": true } }`.
+ *   false, where Step Functions means "is not null". The definition is given to the interpreter with
+ *   each such rule rewritten to the equivalent `{ "Not": { ..., "IsNull": true } }` (asInterpreterRuns).
  * - `States.JsonMerge(a, b, false)` is implemented as `Object.assign(a, b)`: it writes b's fields into
  *   a, and when `a` is a path into `$$.Execution.Input` that changes the execution input seen by every
- *   later state (Step Functions' intrinsic functions are pure). Rewritten to merge into a copy:
- *   `States.JsonMerge(States.StringToJson(States.JsonToString(a)), b, false)`.
+ *   later state (Step Functions' intrinsic functions are pure). The interpreter is loaded with that one
+ *   line changed to merge into a new object (loadInterpreter). Rewriting the definition instead (merging
+ *   into `States.StringToJson(States.JsonToString(a))`) is not an option: the interpreter's nested
+ *   intrinsics break on strings holding quotes, such as a long statusReason.
  */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
 type Json = Record<string, unknown>;
 export type Definition = Json & { States: Record<string, Json> };
@@ -18,10 +22,8 @@ export type Definition = Json & { States: Record<string, Json> };
 const TYPE_TESTS = ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
 
 export function asInterpreterRuns<D extends Definition>(definition: D): D {
-  const states = Object.fromEntries(Object.entries(definition.States).map(([name, state]) => {
-    const withPureIntrinsics = pureIntrinsicsIn(state) as Json;
-    return [name, state.Type === 'Choice' ? { ...withPureIntrinsics, Choices: rewriteTypeTests(state.Choices) } : withPureIntrinsics];
-  }));
+  const states = Object.fromEntries(Object.entries(definition.States).map(([name, state]) =>
+    [name, state.Type === 'Choice' ? { ...state, Choices: rewriteTypeTests(state.Choices) } : state]));
   return { ...definition, States: states };
 }
 
@@ -37,93 +39,28 @@ function rewriteTypeTests(rule: unknown): unknown {
   return Object.fromEntries(Object.entries(r).map(([key, value]) => [key, ['And', 'Or', 'Not', 'Choices'].includes(key) ? rewriteTypeTests(value) : value]));
 }
 
-/** Rewrites the JsonMerge calls in every `"<key>.$"` value of Parameters, ResultSelector and the like. */
-function pureIntrinsicsIn(value: unknown, key = ''): unknown {
-  if (typeof value === 'string') return key.endsWith('.$') && value.includes('States.JsonMerge') ? mergeIntoCopy(value) : value;
-  if (Array.isArray(value)) return value.map((v) => pureIntrinsicsIn(v));
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value as Json).map(([k, v]) => [k, pureIntrinsicsIn(v, k)]));
-}
+/** The line of aws-local-stepfunctions 3.0.0 that implements States.JsonMerge, and its pure replacement. */
+const MUTATING_MERGE = 'return Object.assign(obj1, obj2);';
+const PURE_MERGE = 'return Object.assign({}, structuredClone(obj1), structuredClone(obj2));';
 
-/** An intrinsic expression: a call with arguments, or a leaf (path, literal) kept as written. */
-type Expression = { call: string; args: Expression[] } | { leaf: string };
-
-export function mergeIntoCopy(expression: string): string {
-  const rewrite = (e: Expression): Expression => {
-    if ('leaf' in e) return e;
-    const args = e.args.map(rewrite);
-    if (e.call === 'States.JsonMerge' && args.length > 0) {
-      args[0] = { call: 'States.StringToJson', args: [{ call: 'States.JsonToString', args: [args[0]] }] };
-    }
-    return { call: e.call, args };
-  };
-  return print(rewrite(parse(expression)));
-}
-
-function print(e: Expression): string {
-  return 'leaf' in e ? e.leaf : `${e.call}(${e.args.map(print).join(', ')})`;
-}
+let interpreter: unknown;
 
 /**
- * Parses `Name(arg, arg, ...)` where an argument is a quoted string ('...' with \ escapes), a call,
- * or anything else up to the next top-level ',' or ')' (a path, a number, true/false/null).
- * Throws on what it cannot read: the rewrite must not silently leave a mutating merge in place.
+ * The interpreter's CommonJS build, evaluated with States.JsonMerge made pure. Its own dependencies
+ * load as usual. Fails loudly when the line is not found exactly once (another version of the package):
+ * whoever upgrades it must check whether the fix is still needed.
  */
-function parse(text: string): Expression {
-  let at = 0;
-  const fail = (why: string): never => {
-    throw new Error(`Cannot rewrite intrinsic expression (${why} at ${at}): ${text}`);
-  };
-  const skipSpace = () => {
-    while (at < text.length && /\s/.test(text[at])) at++;
-  };
-  const expression = (): Expression => {
-    skipSpace();
-    if (text[at] === "'") {
-      const start = at++;
-      while (at < text.length && text[at] !== "'") at += text[at] === '\\' ? 2 : 1;
-      if (at >= text.length) fail('unterminated string');
-      at++;
-      return { leaf: text.slice(start, at) };
+export function loadInterpreter<T>(): T {
+  if (!interpreter) {
+    const entry = require.resolve('aws-local-stepfunctions');
+    const source = fs.readFileSync(entry, 'utf8');
+    if (source.split(MUTATING_MERGE).length !== 2) {
+      throw new Error(`${entry}: the States.JsonMerge line to fix was not found exactly once; check the fix in test/harness/interpreter-fixes.ts`);
     }
-    const start = at;
-    let brackets = 0;
-    while (at < text.length) {
-      const c = text[at];
-      if (c === '[') brackets++;
-      else if (c === ']') brackets--;
-      else if (brackets === 0 && (c === '(' || c === ',' || c === ')')) break;
-      at++;
-    }
-    const token = text.slice(start, at).trim();
-    if (text[at] !== '(') {
-      if (token === '') fail('empty argument');
-      return { leaf: token };
-    }
-    if (!/^States\.\w+$/.test(token)) fail(`unknown function ${token}`);
-    at++;
-    const args: Expression[] = [];
-    skipSpace();
-    if (text[at] === ')') {
-      at++;
-      return { call: token, args };
-    }
-    for (;;) {
-      args.push(expression());
-      skipSpace();
-      if (text[at] === ',') {
-        at++;
-        continue;
-      }
-      if (text[at] === ')') {
-        at++;
-        return { call: token, args };
-      }
-      fail('expected , or )');
-    }
-  };
-  const result = expression();
-  skipSpace();
-  if (at !== text.length || 'leaf' in result) fail('trailing text or not a call');
-  return result;
+    const module = { exports: {} };
+    const evaluate = new Function('exports', 'require', 'module', '__filename', '__dirname', `${source.replace(MUTATING_MERGE, PURE_MERGE)}\n//# sourceURL=${entry}`);
+    evaluate(module.exports, createRequire(entry), module, entry, path.dirname(entry));
+    interpreter = module.exports;
+  }
+  return interpreter as T;
 }

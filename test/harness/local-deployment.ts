@@ -32,7 +32,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { CloudFormationReceiver, CustomResourceEvent, RecordedAnswer, RecordedSignal, RequestType } from './cloudformation';
 import { emptyObservations, ExecutionObservations, ExecutionObserver } from './execution-observer';
-import { asInterpreterRuns } from './interpreter-fixes';
+import { asInterpreterRuns, loadInterpreter } from './interpreter-fixes';
 import { asyncRetryDelaySeconds, LambdaFaultRule, LambdaFaults, STEP_FUNCTIONS_LAMBDA_ERRORS } from './lambda-faults';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
 import { SsmParameterStoreEmulator } from './ssm-emulator';
@@ -49,8 +49,8 @@ interface LocalStateMachine {
   /** Internal: runs the states; `run` calls it with the run's event logger, which the observer wraps. */
   execute(input: unknown, options: { eventLogger: Record<string, (...args: unknown[]) => void> }, cleanup: () => void): Promise<unknown>;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: new (definition: unknown) => LocalStateMachine };
+// States.JsonMerge fixed to be pure (see interpreter-fixes.ts).
+const { StateMachine } = loadInterpreter<{ StateMachine: new (definition: unknown) => LocalStateMachine }>();
 
 /** The handler as users deploy it: built by `npx projen bundle` (part of every build). */
 export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
