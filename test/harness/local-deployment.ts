@@ -50,7 +50,8 @@ interface LocalStateMachine {
   execute(input: unknown, options: { eventLogger: Record<string, (...args: unknown[]) => void> }, cleanup: () => void): Promise<unknown>;
 }
 // States.JsonMerge fixed to be pure (see interpreter-fixes.ts).
-const { StateMachine } = loadInterpreter<{ StateMachine: new (definition: unknown) => LocalStateMachine }>();
+type StateMachineConstructor = new (definition: unknown, options?: { validationOptions?: { noValidate?: boolean } }) => LocalStateMachine;
+const { StateMachine } = loadInterpreter<{ StateMachine: StateMachineConstructor }>();
 
 /** The handler as users deploy it: built by `npx projen bundle` (part of every build). */
 export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
@@ -227,6 +228,7 @@ export class LocalDeployment {
   private savedEnv: Record<string, string | undefined> = {};
   private restoreConsole?: () => void;
   private random: () => number;
+  private validDefinition?: StateMachineDefinition;
   /** The paced pause in progress, if any (only with `realMsPerVirtualSecond`). */
   private pacing?: Promise<void>;
 
@@ -603,6 +605,20 @@ export class LocalDeployment {
     return { executionArn };
   }
 
+  /**
+   * The definition as the interpreter runs it, validated once: validating takes about 0.2 s of CPU
+   * (asl-validator), which per execution blocked the endpoints long enough to time out the handler's
+   * StartExecution when a hundred requests arrive at once. Throws the validation error every time.
+   */
+  private interpreterDefinition(): StateMachineDefinition {
+    if (!this.validDefinition) {
+      const definition = asInterpreterRuns(this.definition);
+      new StateMachine(definition);
+      this.validDefinition = definition;
+    }
+    return this.validDefinition;
+  }
+
   /** StopExecution: the execution ends ABORTED at once and its interpreter run stops; it calls nothing more. */
   private stopExecution(executionArn: string, error?: string, cause?: string): { stopDate: number } | ApiError {
     const record = this.executions.find((e) => e.executionArn === executionArn);
@@ -620,7 +636,7 @@ export class LocalDeployment {
     let stateMachine: LocalStateMachine;
     let observer: ExecutionObserver;
     try {
-      stateMachine = new StateMachine(asInterpreterRuns(this.definition) as never);
+      stateMachine = new StateMachine(this.interpreterDefinition(), { validationOptions: { noValidate: true } });
       observer = new ExecutionObserver(record, this.definition.States, () => this.cloudFormation.secrets);
     } catch (error) {
       record.status = 'FAILED';
