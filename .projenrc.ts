@@ -34,6 +34,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'asl-validator@4.0.0',
     '@aws-sdk/client-sfn@^3',
     '@aws-sdk/client-ssm@^3',
+    '@aws-sdk/client-lambda@^3',
     '@sinonjs/fake-timers@^15',
     'aws-local-stepfunctions@3.0.0',
     'cdk-nag@^2',
@@ -109,7 +110,8 @@ for (const config of ['test/tsconfig.json', 'lambda/tsconfig.json', 'examples/ts
 project.testTask.prependSpawn(typecheck);
 
 // jsii targets for Python, Java, .NET and Go (names Construct Hub shows). Set directly rather than
-// through publishTo*, whose packaging tasks need registries this machine cannot reach.
+// through publishTo*: packaging for PyPI, Maven Central, NuGet and Go belongs to a release workflow
+// (see CONTRIBUTING.md).
 project.package.file.addOverride('jsii.targets', {
   python: { distName: 'cdk-neptune-graph-export', module: 'cdk_neptune_graph_export' },
   java: {
@@ -120,7 +122,7 @@ project.package.file.addOverride('jsii.targets', {
   go: { moduleName: 'github.com/cdk-neptune-graph-export/cdk-neptune-graph-export-go' },
 });
 
-// Every jsii language must generate: full packaging needs registries this machine cannot reach,
+// Every jsii language must generate: full packaging needs the other registries (CONTRIBUTING.md),
 // so the build generates the sources only, and fails if any target fails.
 project.postCompileTask.exec('jsii-pacmak --code-only --targets python,java,dotnet,go --outdir .tmp/pacmak');
 // Every TypeScript example in the README compiles, so Construct Hub's translations are real.

@@ -49,6 +49,9 @@ export interface Outcome {
   /** Per deployment; undefined where a rule has no deployment (an in-process algorithm). */
   readonly lambdaInvocations?: number;
   readonly stateTransitions?: number;
+  /** Only for (a): Step Functions history events of the deployment (all its executions), and of its largest execution. */
+  readonly historyEvents?: number;
+  readonly maxExecutionHistoryEvents?: number;
   /** Only for (a): how the library waited. */
   readonly mode?: WaitMode;
 }
@@ -140,6 +143,7 @@ export async function runLibraryJobs(jobs: ExportJob[]): Promise<Outcome[]> {
     try {
       for (const job of mine) {
         invocations = 0;
+        const firstExecution = d.executions.length;
         const startedAt = d.clock.now();
         d.emulator.addTask(taskScript(job));
         const endsAt = startedAt + job.initializingSeconds + job.exportingSeconds;
@@ -149,7 +153,9 @@ export async function runLibraryJobs(jobs: ExportJob[]): Promise<Outcome[]> {
         });
         // Returns once the execution ended (the harness waits until idle), so a signal has arrived.
         const answer = await d.run(event, 300_000);
-        const execution = d.executions[d.executions.length - 1];
+        // The executions of this deployment: more than one when the loop continued in a new execution.
+        const executions = d.executions.slice(firstExecution);
+        const execution = executions[executions.length - 1];
         const signal = signals.signalFor(job.taskId);
         const status = mode === 'longWait' ? (signal && (JSON.parse(signal.body) as { Status?: string }).Status) : (answer.body as { Status?: string }).Status;
         if ((answer.body as { Status?: string }).Status !== 'SUCCESS' || status !== 'SUCCESS' || execution.status !== 'SUCCEEDED') {
@@ -163,7 +169,9 @@ export async function runLibraryJobs(jobs: ExportJob[]): Promise<Outcome[]> {
           latenessSeconds: answeredAt - endsAt,
           getExportTaskCalls: d.emulator.calls.filter((c) => c.operation === 'GetExportTask' && c.taskId === job.taskId).length,
           lambdaInvocations: invocations,
-          stateTransitions: execution.transitions,
+          stateTransitions: executions.reduce((sum, e) => sum + e.transitions, 0),
+          historyEvents: executions.reduce((sum, e) => sum + e.historyEvents, 0),
+          maxExecutionHistoryEvents: Math.max(...executions.map((e) => e.historyEvents)),
           mode,
         });
       }
@@ -291,6 +299,8 @@ export interface Summary {
   /** Mean Lambda invocations per deployment, per wait mode. */
   readonly lambdaInvocationsByMode?: Record<string, number>;
   readonly stateTransitionsPerDeployment?: number;
+  readonly historyEventsPerDeployment?: number;
+  readonly maxExecutionHistoryEvents?: number;
 }
 
 /** Nearest-rank percentile. */
@@ -335,6 +345,9 @@ export function summarize(outcomes: Outcome[]): Summary {
       ? Object.fromEntries(Object.entries(byMode).map(([mode, indexes]) => [mode, mean(indexes.map((i) => invocations[i]))]))
       : undefined,
     stateTransitionsPerDeployment: transitions.length === outcomes.length ? mean(transitions) : undefined,
+    historyEventsPerDeployment: outcomes.every((o) => o.historyEvents !== undefined) ? mean(outcomes.map((o) => o.historyEvents!)) : undefined,
+    maxExecutionHistoryEvents: outcomes.every((o) => o.maxExecutionHistoryEvents !== undefined)
+      ? Math.max(...outcomes.map((o) => o.maxExecutionHistoryEvents!)) : undefined,
   };
 }
 

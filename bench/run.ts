@@ -125,7 +125,7 @@ async function main() {
   out('(b)-(e) simulated on the same emulated tasks; (c) is the SDK\'s own waiter code under fake timers, seeded Math.random.');
   out(`Policy constants: PACE_FRACTION=${PACE_FRACTION} GROWTH_CAP_DIVISOR=${GROWTH_CAP_DIVISOR} FALLBACK_INTERVAL_SECONDS=${FALLBACK_INTERVAL_SECONDS} STALL_PERCENTS=${STALL_PERCENTS}`);
   out();
-  const header = `${padEnd('strategy', 36)}${pad('mean late s', 12)}${pad('p95 late s', 11)}${pad('max late s', 11)}${pad('calls/h', 9)}${pad('x 60s', 7)}${pad('Lambda/dep', 11)}${pad('per poll', 9)}${pad('SFN tr/dep', 11)}`;
+  const header = `${padEnd('strategy', 36)}${pad('mean late s', 12)}${pad('p95 late s', 11)}${pad('max late s', 11)}${pad('calls/h', 9)}${pad('x 60s', 7)}${pad('Lambda/dep', 11)}${pad('per poll', 9)}${pad('SFN tr/dep', 11)}${pad('hist/dep', 9)}${pad('max/exec', 9)}`;
   for (const model of MODEL_NAMES) {
     out(`--- ${MODELS[model].label} (${MODELS[model].informative ? 'informative' : 'uninformative'})`);
     out(header);
@@ -136,7 +136,9 @@ async function main() {
         `${pad(round(r.callsPerExportHour), 9)}${pad(round(r.callsPerExportHour / base, 2), 7)}` +
         `${pad(r.lambdaInvocationsByMode ? Object.values(r.lambdaInvocationsByMode).map((v) => round(v)).join('|') : '-', 11)}` +
         `${pad(r.lambdaInvocationsPerPoll === undefined ? '-' : round(r.lambdaInvocationsPerPoll, 2), 9)}` +
-        `${pad(r.stateTransitionsPerDeployment === undefined ? '-' : round(r.stateTransitionsPerDeployment), 11)}`);
+        `${pad(r.stateTransitionsPerDeployment === undefined ? '-' : round(r.stateTransitionsPerDeployment), 11)}` +
+        `${pad(r.historyEventsPerDeployment === undefined ? '-' : round(r.historyEventsPerDeployment), 9)}` +
+        `${pad(r.maxExecutionHistoryEvents === undefined ? '-' : r.maxExecutionHistoryEvents, 9)}`);
     }
   }
   out('(Lambda/dep for the library: custom-resource wait | long-wait mode. "-": an algorithm without a deployment of its own.');
@@ -179,6 +181,11 @@ async function main() {
     check(`${model}: <= 72 calls per export-hour`, r.callsPerExportHour <= 72, `${round(r.callsPerExportHour)} calls/h`);
     check(`${model}: zero Lambda invocations per poll`, r.lambdaInvocationsPerPoll === 0,
       `${round(r.lambdaInvocationsPerPoll ?? NaN, 3)} per poll (per deployment: ${Object.entries(r.lambdaInvocationsByMode ?? {}).map(([m, v]) => `${round(v, 2)} ${m}`).join(', ')})`);
+  }
+  for (const model of MODEL_NAMES) {
+    const r = summaries[model].library;
+    check(`${model}: no execution over 20,000 history events`, (r.maxExecutionHistoryEvents ?? Infinity) <= 20_000,
+      `largest ${r.maxExecutionHistoryEvents}, mean per deployment ${round(r.historyEventsPerDeployment ?? NaN)}`);
   }
   for (const model of MODEL_NAMES.filter((m) => !MODELS[m].informative)) {
     const r = summaries[model].library;

@@ -13,7 +13,7 @@
  * few real seconds so that its progress can be watched.
  */
 import * as fs from 'node:fs';
-import { App, Duration, Stack, Token } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { ExportTaskResult } from '../src';
 import { ExportPipelineStack } from './export-pipeline/stack';
 import { ExportTaskWaitStack } from './pipeline-task-id/stack';
@@ -266,11 +266,14 @@ export async function runScenario(name: string, options: RunOptions = {}): Promi
       const body = signal.body as SignalBody;
       printSignal(out, condition.logicalId, body, signal.receivedAt / 1000 - t0);
       if (body.Status === 'SUCCESS') {
-        attributes = attributesFromWaitCondition(d, example.construct);
-        out.write(`Attributes, as the template reads them: Fn::Select(i, Fn::Split('|', Fn::GetAtt ${condition.logicalId}.Data)):\n`);
-        table(out, Object.entries(attributes).map(([key, value]) => [key, value === '' ? '""' : value]));
-        out.write('\n');
-        printDownstream(out, d, waiterId, {});
+        // Then CloudFormation creates the waiter that reads the finished task; its answer carries the attributes.
+        const result = d.waiters().find((w) => w.logicalId !== waiterId)!;
+        const read = await d.run(d.event('Create', { logicalId: result.logicalId, properties: { TaskIdentifier: body.UniqueId } }), timeoutMs);
+        const readBody = read.body as CloudFormationAnswer;
+        out.write(`CloudFormation then created ${result.logicalId} (${result.type}), which read the finished task once:\n`);
+        printAnswer(out, 'Create (the result)', readBody);
+        attributes = readBody.Data ?? {};
+        printDownstream(out, d, result.logicalId, attributes);
       }
     }
     const createBody = create.body as CloudFormationAnswer;
@@ -359,25 +362,6 @@ function checkLongWait(
 }
 
 /** Every attribute of the waiter, evaluated from the template's expression and the signals received. */
-function attributesFromWaitCondition(d: LocalDeployment, waiter: ExportTaskResult): Record<string, string> {
-  const tokens: Record<string, unknown> = {
-    TaskId: waiter.attrTaskId,
-    GraphId: waiter.attrGraphId,
-    Status: waiter.attrStatus,
-    Format: waiter.attrFormat,
-    ParquetType: waiter.attrParquetType,
-    Destination: waiter.attrDestination,
-    KmsKeyIdentifier: waiter.attrKmsKeyIdentifier,
-    RoleArn: waiter.attrRoleArn,
-    NumVerticesWritten: Token.asString(waiter.attrNumVerticesWritten),
-    NumEdgesWritten: Token.asString(waiter.attrNumEdgesWritten),
-    TimeElapsedSeconds: Token.asString(waiter.attrTimeElapsedSeconds),
-    StartTime: waiter.attrStartTime,
-  };
-  const stack = Stack.of(waiter);
-  return Object.fromEntries(Object.entries(tokens).map(([name, token]) => [name, d.evaluateWaitConditionAttribute(stack.resolve(token))]));
-}
-
 /** When the scripted task reaches a terminal status, in seconds after it started. */
 function taskEndOffset(task: TaskScript): number {
   if (task.cancelAfterSeconds !== undefined) return task.cancelAfterSeconds + (task.cancellingSeconds ?? 60);
@@ -475,9 +459,7 @@ function printSignal(out: Output, conditionId: string, signal: SignalBody, at: n
 function printDownstream(out: Output, d: LocalDeployment, waiterId: string, data: Record<string, string>): void {
   const fromWaiter = (value: unknown) => {
     const getAtt = (value as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
-    if (getAtt) return getAtt[0] === waiterId ? data[getAtt[1]] : undefined;
-    // Long-wait mode: the value is read out of the WaitCondition's Data.
-    return (value as { 'Fn::Select'?: unknown } | undefined)?.['Fn::Select'] ? d.evaluateWaitConditionAttribute(value) : undefined;
+    return getAtt && getAtt[0] === waiterId ? data[getAtt[1]] : undefined;
   };
   const template = d.template as Template & { Outputs?: Record<string, { Value: unknown }> };
   const rows: Array<[string, string]> = [];

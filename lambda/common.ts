@@ -37,9 +37,15 @@ function redactUrls(value: string): string {
     let start = separator;
     while (start > copied && SCHEME_CHAR.test(value[start - 1])) start--;
     while (start < separator && !LETTER.test(value[start])) start++;
+    // No scheme before the separator: not a URL, and no reason to read on (doing so for every bare
+    // "://" made a text full of them quadratic).
+    if (start === separator) {
+      separator = value.indexOf('://', separator + 1);
+      continue;
+    }
     let end = separator + 3;
     while (end < value.length && !URL_END.test(value[end])) end++;
-    if (start < separator && end > separator + 3) {
+    if (end > separator + 3) {
       result += `${value.slice(copied, start)}<url>`;
       copied = end;
     }

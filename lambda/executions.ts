@@ -1,6 +1,6 @@
 /** Executions of the wait loop: starting one per request, and stopping those nobody waits for any more. */
 import {
-  ExecutionAlreadyExists, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand,
+  DescribeExecutionCommand, ExecutionAlreadyExists, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { errorText, Json, log } from './common';
 import { requestParameterName, forget } from './parameter-store';
@@ -22,25 +22,44 @@ function sfn(): SFNClient {
  * execution all the same: answering FAILED then would answer the request twice (the execution answers
  * it too). Such calls, and 5xx and throttling, are repeated with the same name and input, which Step
  * Functions answers with the execution already running, until a reply says what happened or the time
- * to answer runs out. Returns false when an execution of that name exists already, which answers.
+ * to answer runs out. 'exists' when an execution of that name exists already (it answers), and
+ * 'answered-already' when the handler answered the request itself (out of time) before a start got through.
  */
-export async function startExecution(command: StartExecutionCommand, request: Json, answerBy: number): Promise<boolean> {
+export async function startExecution(
+  command: StartExecutionCommand, request: Json, answerBy: number, stillWanted: () => boolean,
+): Promise<'started' | 'exists' | 'answered-already'> {
   for (let attempt = 1; ; attempt++) {
+    if (!stillWanted()) {
+      log('WARN', 'Not starting the wait: the request was answered already (out of time)', request);
+      return 'answered-already';
+    }
     try {
       await sfn().send(command);
-      return true;
+      return 'started';
     } catch (error) {
       if (error instanceof ExecutionAlreadyExists || (error as Error)?.name === 'ExecutionAlreadyExists') {
         log('INFO', attempt === 1
           ? 'Duplicate delivery: already waiting for this request'
           : 'The execution exists already (an earlier attempt started it): it answers', request);
-        return false;
+        return 'exists';
       }
       const delayMs = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
       if (!mayRetry(error) || performance.now() + delayMs + START_ATTEMPT_MS > answerBy) throw error;
       log('WARN', 'StartExecution failed; trying again with the same name and input', { ...request, attempt, error: errorText(error) });
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
+  }
+}
+
+/** Whether the first execution for a request still runs; a failure to tell counts as running (nothing is deleted then). */
+export async function isRunning(stateMachineArn: string, executionBase: string): Promise<boolean> {
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionBase}`;
+  try {
+    const { status } = await sfn().send(new DescribeExecutionCommand({ executionArn }));
+    return status === 'RUNNING';
+  } catch (error) {
+    log('WARN', 'Could not tell whether the execution still runs', { error: errorText(error) });
+    return true;
   }
 }
 

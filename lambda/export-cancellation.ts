@@ -17,7 +17,10 @@ let sdk: { module: NeptuneGraph; client: NeptuneGraphClient } | undefined;
  */
 async function neptune(): Promise<{ module: NeptuneGraph; client: NeptuneGraphClient }> {
   if (!sdk) {
-    const module = await import('@aws-sdk/client-neptune-graph');
+    // A require at the point of use (esbuild bundles it as a module evaluated on first call); a
+    // dynamic import() would need an ES module loader in the tests.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const module = require('@aws-sdk/client-neptune-graph') as NeptuneGraph;
     const requestHandler = { requestTimeout: 5000, connectionTimeout: 3000, throwOnRequestTimeout: true };
     sdk = { module, client: new module.NeptuneGraphClient({ requestHandler }) };
   }

@@ -8,10 +8,10 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { serializeAnswer } from './cloudformation-response';
 import { CREATE_FAILED_ID, deliver, errorText, isObject, Json, log, text } from './common';
-import { startExecution, stopSupersededExecutions } from './executions';
+import { isRunning, startExecution, stopSupersededExecutions } from './executions';
 import { cancelExport, cancelExportsStartedFor } from './export-cancellation';
 import { answerFromLoop, LoopAnswer, LoopRequest } from './loop-answers';
-import { forgetResults, requestParameterName, storeRequestSecrets } from './parameter-store';
+import { forget, forgetResults, requestParameterName, storeRequestSecrets } from './parameter-store';
 import {
   executionBaseName, exportFingerprint, formatIdentity, parsePhysicalId, PhysicalId, resourceKey, resultsKey,
 } from './physical-id';
@@ -81,6 +81,8 @@ function stringField(event: Json, key: string): string {
 
 interface Responder {
   readonly answered: boolean;
+  /** The request's secrets were stored under this name: an answer the handler gives itself deletes them (no execution will). */
+  storedAt?: string;
   answer(status: 'SUCCESS' | 'FAILED', fields: { reason?: string; physicalResourceId: string; data?: Record<string, string> }): Promise<void>;
 }
 
@@ -97,7 +99,11 @@ function responderFor(event: Json): Responder {
       if (answered) return;
       answered = true;
       const body = serializeAnswer({ Status: status, Reason: reason, PhysicalResourceId: physicalResourceId, ...echoed, Data: data });
-      await deliver(responseUrl, body, { requestId: echoed.RequestId, status });
+      try {
+        await deliver(responseUrl, body, { requestId: echoed.RequestId, status });
+      } finally {
+        if (this.storedAt) await forget(this.storedAt);
+      }
     },
   };
 }
@@ -191,9 +197,19 @@ async function handleRequest(event: Json, responder: Responder, request: Json, d
   // The secrets stay out of the execution: its input and history are readable by anyone allowed states:DescribeExecution.
   const secrets = { ResponseURL: String(event.ResponseURL), ...(settings.signalUrl ? { SignalURL: settings.signalUrl } : {}) };
   await storeRequestSecrets(input.request.parameterName, secrets);
+  responder.storedAt = input.request.parameterName;
   const command = new StartExecutionCommand({ stateMachineArn, name: executionBase, input: serialized });
-  const started = await startExecution(command, { ...request, execution: executionBase }, answerBy);
-  if (!started) return;
+  // Once the out-of-time answer went out, an execution started now would answer a second time.
+  const started = await startExecution(command, { ...request, execution: executionBase }, answerBy, () => !responder.answered);
+  if (started === 'answered-already') return;
+  // From here the execution answers, and deletes the secrets when it does.
+  responder.storedAt = undefined;
+  if (started === 'exists') {
+    // A redelivered request: the execution that serves it may have answered and deleted the secrets
+    // already, which storing them again has just undone.
+    if (!(await isRunning(stateMachineArn, executionBase))) await forget(input.request.parameterName);
+    return;
+  }
   const what = settings.plan.startExportTask ? 'Starting the export' : settings.plan.rereadPhysicalId ? 'Reading the export task again' : 'Waiting for the export task';
   log('INFO', what, { ...request, taskId: settings.plan.taskId, execution: executionBase, timeoutSeconds: settings.timeoutSeconds, longWait: settings.signalUrl !== null });
 }

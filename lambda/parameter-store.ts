@@ -22,7 +22,7 @@ let client: SSMClient | undefined;
 
 function ssm(): SSMClient {
   // Parameter Store throttles bursts (many waiters created at once): the SDK's backoff rides them out.
-  client ??= new SSMClient({ maxAttempts: 8, requestHandler: { requestTimeout: 5000, connectionTimeout: 3000, throwOnRequestTimeout: true } });
+  client ??= new SSMClient({ maxAttempts: 4, requestHandler: { requestTimeout: 5000, connectionTimeout: 3000, throwOnRequestTimeout: true } });
   return client;
 }
 

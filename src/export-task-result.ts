@@ -34,19 +34,20 @@ export interface ExportWaitOptions {
   readonly maxPollInterval?: Duration;
 
   /**
-   * Log group for the handler function and the state machine. Part of the infrastructure that the
-   * stack's waiters share: waiters with another log group get their own function and state machine.
+   * Log group for the handler function and the state machine. Part of the infrastructure that all
+   * waiters and exports of a stack share: constructs of one stack that give different log groups fail
+   * synthesis (a deployed custom resource cannot move to another handler); leave it unset on all but one.
+   * Changing it on a deployed stack updates the shared function and state machine in place.
    *
-   * The state machine logs every event without execution data, so the CloudFormation ResponseURL
-   * never reaches the log.
+   * The state machine logs every event without execution data.
    *
-   * @default - a log group with one year of retention
+   * @default - a log group under /aws/vendedlogs/states/ with one year of retention
    */
   readonly logGroup?: logs.ILogGroup;
 
   /**
-   * Whether to trace the handler and the state machine with AWS X-Ray. Part of the shared
-   * infrastructure, like `logGroup`.
+   * Whether to trace the handler and the state machine with AWS X-Ray. Part of the infrastructure the
+   * stack's waiters and exports share, like `logGroup`.
    *
    * @default true
    */

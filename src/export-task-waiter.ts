@@ -9,7 +9,8 @@ export interface ExportTaskWaiterProps extends ExportWaitOptions {
   /**
    * The export task to wait for: `t-` followed by 10 lowercase letters or digits.
    *
-   * Usually a token, for example the `TaskId` attribute of an `AWS::NeptuneGraph::ExportTask`.
+   * Usually a token: a CfnParameter a pipeline step fills in, or the task id an `AwsCustomResource`
+   * calling StartExportTask returns (GraphExport starts and waits in one construct).
    * A literal is checked at synth time, a token at deploy time.
    */
   readonly taskIdentifier: string;

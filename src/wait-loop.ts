@@ -69,8 +69,12 @@ export const ANSWER_INVOKE_ERRORS = [
   'Lambda.Unknown',
   'Sandbox.Timedout',
 ];
-/** Step Functions' own errors when starting the continuation. */
-const START_EXECUTION_RETRYABLE = ['SFN.ThrottlingException', 'SFN.SfnException', 'States.Timeout', 'States.TaskFailed'];
+/**
+ * Failures of the continuation's StartExecution worth repeating: throttling (a common error of every
+ * AWS API, named with the integration's StepFunctions prefix) and no reply in time. A repeat with the
+ * same name and input finds the execution if the first attempt started it.
+ */
+const START_EXECUTION_RETRYABLE = ['StepFunctions.ThrottlingException', 'States.Timeout'];
 
 const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'DELETED'];
 

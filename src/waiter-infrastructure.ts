@@ -82,8 +82,9 @@ export class WaiterInfrastructure extends Construct {
       description: 'Starts and answers Neptune Analytics export waits',
     });
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [stateMachineArn] }));
-    // A Delete of a Create that CloudFormation cancelled stops the execution still waiting for it.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArns] }));
+    // A Delete of a Create that CloudFormation cancelled stops the execution still waiting for it; a
+    // redelivered request asks whether the execution that serves it still runs.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:DescribeExecution'], resources: [executionArns] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],
       resources: [parameters],
@@ -217,13 +218,14 @@ export class WaiterInfrastructure extends Construct {
         reason: 'The handler keeps each waiting request\'s ResponseURL (a secret) and each answer\'s results in Parameter Store'
           + ' under one path of its own, named per request and per resource at deploy time: ssm:PutParameter, GetParameter and'
           + ' DeleteParameter are granted on that path only.',
-        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter\\/cdk-neptune-graph-export\\/[A-Za-z0-9-]+\\/\\*$/' }],
+        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):parameter\\/cdk-neptune-graph-export\\/[A-Za-z0-9-]+\\/\\*$/' }],
       },
       {
         id: 'AwsSolutions-IAM5',
-        reason: 'A Delete of a Create that CloudFormation cancelled stops the execution that still waits for it; execution names'
-          + ' are only known at deploy time, so states:StopExecution is granted on the executions of this one state machine.',
-        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:[A-Za-z0-9-]+:\\*$/' }],
+        reason: 'A Delete of a Create that CloudFormation cancelled stops the execution that still waits for it, and a redelivered'
+          + ' request asks whether its execution still runs; execution names are only known at deploy time, so'
+          + ' states:StopExecution and states:DescribeExecution are granted on the executions of this one state machine.',
+        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[A-Za-z0-9-]+:\\*$/' }],
       },
       ...(tracing ? [{ id: 'AwsSolutions-IAM5', reason: xray, applies_to: ['Resource::*'] }] : []),
     ]);

@@ -239,7 +239,7 @@ describe('IAM', () => {
 
     expect(starts).toEqual([
       { Action: ['states:StartExecution', 'states:ListExecutions'], Effect: 'Allow', Resource: machineArn },
-      { Action: 'states:StopExecution', Effect: 'Allow', Resource: `arn:aws:states:us-east-1:123456789012:execution:${name}:*` },
+      { Action: ['states:StopExecution', 'states:DescribeExecution'], Effect: 'Allow', Resource: `arn:aws:states:us-east-1:123456789012:execution:${name}:*` },
     ]);
   });
 
@@ -290,7 +290,7 @@ describe('IAM', () => {
         Effect: 'Allow',
         Resource: `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`,
       },
-      { Action: 'states:StopExecution', Effect: 'Allow', Resource: `arn:aws:states:us-east-1:123456789012:execution:${name}:*` },
+      { Action: ['states:StopExecution', 'states:DescribeExecution'], Effect: 'Allow', Resource: `arn:aws:states:us-east-1:123456789012:execution:${name}:*` },
       // The ResponseURL of each waiting request, and the results of each answer.
       {
         Action: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],

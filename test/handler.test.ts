@@ -1,331 +1,227 @@
 /**
- * The custom-resource handler as a unit, with real HTTP: answers go to a local stand-in for the
- * presigned ResponseURL (test/harness/cloudformation.ts, which checks every answer against
- * CloudFormation's contract, or a raw recorder below), and StartExecution goes through the real
- * AWS SDK client to a local endpoint speaking the Step Functions JSON 1.0 protocol.
+ * The custom-resource handler (lambda/export-waiter.lambda.ts) as CloudFormation drives it, with
+ * real HTTP everywhere: answers go to the CloudFormation stand-in, which checks each against the
+ * custom-resource contract; the handler's own AWS SDK clients reach a local Step Functions endpoint,
+ * the Parameter Store emulator and the Neptune Analytics emulator (test/lambda/fixtures.ts).
+ * The wait loop's side (answers from the loop) is in test/lambda/loop-answers.test.ts.
  */
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CloudFormationReceiver, CustomResourceEvent } from './harness/cloudformation';
-import { AnswerRefused, CloudFormationAnswer, MAX_ANSWER_BYTES, putAnswer, serializeAnswer } from '../lambda/cloudformation-response';
-import { handler, redact } from '../lambda/export-waiter.lambda';
+import {
+  answerOf, CONTEXT, exportRequest, executionNameOf, graphExportEvent, graphExportProperties, Json, loopAnswer,
+  PARAMETER_PREFIX, requestParameterOf, resultsParameterOf, signaturesIn, STATE_MACHINE_ARN, SUCCEEDED_TASK, TASK_ID,
+  useHandlerEnvironment, waitFor, WAITER_PROPERTIES, waiterEvent,
+} from './lambda/fixtures';
+import { CREATE_FAILED_ID } from '../lambda/common';
+import { handler } from '../lambda/export-waiter.lambda';
+import { exportFingerprint, resourceKey } from '../lambda/physical-id';
+import { Env, ExportFields, MAX_EXPORT_FILTER_BYTES, Outcome, ParameterPaths, Props } from '../src/constants';
+import { buildPollingPolicy, initialLoopState } from '../src/polling-policy';
+import type { CustomResourceEvent, EventOptions, RequestType } from './harness/cloudformation';
 
-const TASK_ID = 't-0123456789';
-const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:TestStack-NeptuneGraphExportWaiter-12345678';
-const VALID = { TaskIdentifier: TASK_ID, TimeoutSeconds: '1800', MinPollIntervalSeconds: '5', MaxPollIntervalSeconds: '900' };
-const CONTEXT = { getRemainingTimeInMillis: () => 60_000 };
-const ATTRIBUTE_NAMES = [
-  'TaskId', 'GraphId', 'Status', 'Format', 'ParquetType', 'Destination',
-  'KmsKeyIdentifier', 'RoleArn', 'NumVerticesWritten', 'NumEdgesWritten', 'TimeElapsedSeconds', 'StartTime',
-];
+const env = useHandlerEnvironment();
+const OTHER_TASK_ID = 't-abcdefghij';
+const THIRD_TASK_ID = 't-3333333333';
 
-type Json = Record<string, any>;
+const createEvent = (properties: Json = WAITER_PROPERTIES, options: EventOptions = {}) => waiterEvent(env.receiver, 'Create', properties, options);
+const event = (type: RequestType, properties: Json, options: EventOptions = {}) => waiterEvent(env.receiver, type, properties, options);
+const answerFor = (e: CustomResourceEvent) => answerOf(env.receiver, e);
+const startCalls = () => env.sfn.callsOf('StartExecution');
+const requestParameters = () => [...env.ssm.parameters.keys()].filter((name) => name.startsWith(`${PARAMETER_PREFIX}/${ParameterPaths.REQUESTS}/`));
 
-// ---------------------------------------------------------------------------------------------
-// Local Step Functions endpoint (JSON 1.0): StartExecution is all the handler calls.
-
-interface StartExecutionCall {
-  target: string;
-  stateMachineArn: string;
-  name: string;
-  input: Json;
+/** The input of the execution the handler started for a request. */
+function startedInput(e: CustomResourceEvent): Json {
+  const call = [...startCalls()].reverse().find((c) => c.body.name === executionNameOf(e));
+  if (!call) throw new Error(`no StartExecution for request ${e.RequestId}`);
+  return JSON.parse(call.body.input);
 }
 
-interface SfnFailure {
-  status: number;
-  type: string;
-  message: string;
+/** Plays the wait loop for a request whose execution the handler started: it answers, then ends. */
+async function finishWait(e: CustomResourceEvent, answer: Json, taskId?: string): Promise<Json> {
+  const input = startedInput(e);
+  await handler(loopAnswer(input, answer, taskId ? { taskId } : {}));
+  env.sfn.finish(executionNameOf(e));
+  return answerFor(e);
 }
 
-class LocalStepFunctions {
-  public static async start(): Promise<LocalStepFunctions> {
-    const sfn = new LocalStepFunctions();
-    await new Promise<void>((done) => sfn.server.listen(0, '127.0.0.1', () => done()));
-    return sfn;
-  }
-
-  public readonly calls: StartExecutionCall[] = [];
-  /** Set to make every call fail with this error. */
-  public failure?: SfnFailure;
-  /** Set to keep calls waiting until release() is called. */
-  public hang = false;
-  private readonly server = http.createServer((req, res) => this.onRequest(req, res));
-  private readonly started = new Map<string, string>();
-  private readonly held: Array<() => void> = [];
-
-  public get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  public reset(): void {
-    this.calls.length = 0;
-    this.failure = undefined;
-    this.hang = false;
-  }
-
-  /** Answers the calls kept waiting with this error. */
-  public release(failure: SfnFailure): void {
-    this.hang = false;
-    this.failure = failure;
-    for (const answer of this.held.splice(0)) answer();
-  }
-
-  public async stop(): Promise<void> {
-    await new Promise<void>((done) => this.server.close(() => done()));
-  }
-
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const reply = (status: number, body: Json, errorType?: string) => {
-        res.writeHead(status, {
-          'content-type': 'application/x-amz-json-1.0',
-          ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-        });
-        res.end(JSON.stringify(errorType ? { __type: errorType, message: body.message } : body));
-      };
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const request = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-      this.calls.push({ target, stateMachineArn: request.stateMachineArn, name: request.name, input: JSON.parse(request.input ?? '{}') });
-      const respond = () => {
-        if (this.failure) return reply(this.failure.status, { message: this.failure.message }, this.failure.type);
-        if (target !== 'AWSStepFunctions.StartExecution') return reply(400, { message: target }, 'UnknownOperationException');
-        // As Step Functions does: the same name with the same input is idempotent, other input is refused.
-        const previous = this.started.get(request.name);
-        if (previous !== undefined && previous !== request.input) {
-          return reply(400, { message: `Execution Already Exists: '${request.name}'` }, 'ExecutionAlreadyExists');
-        }
-        this.started.set(request.name, request.input);
-        return reply(200, { executionArn: `${request.stateMachineArn}:${request.name}`.replace(':stateMachine:', ':execution:'), startDate: Date.now() / 1000 });
-      };
-      if (this.hang) this.held.push(respond);
-      else respond();
-    });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A raw HTTP recorder, for what the contract checker does not expose: the exact bytes of the
-// request line and headers, and arbitrary status codes.
-
-interface RawRequest {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-class RawRecorder {
-  public static async start(): Promise<RawRecorder> {
-    const recorder = new RawRecorder();
-    await new Promise<void>((done) => recorder.server.listen(0, '127.0.0.1', () => done()));
-    return recorder;
-  }
-
-  public readonly requests: RawRequest[] = [];
-  /** Status codes to answer, in order; 200 once they run out. */
-  public statuses: number[] = [];
-  private readonly server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(this.statuses.shift() ?? 200, { 'content-length': '0' });
-      res.end();
-    });
-  });
-
-  public get port(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  /** A presigned-looking URL on this recorder, registered as a secret. */
-  public url(pathAndQuery = SIGNED_PATH): string {
-    const url = `http://127.0.0.1:${this.port}${pathAndQuery}`;
-    secrets.push(url, ...signaturesIn(url));
-    return url;
-  }
-
-  public reset(): void {
-    this.requests.length = 0;
-    this.statuses = [];
-  }
-
-  public async stop(): Promise<void> {
-    await new Promise<void>((done) => this.server.close(() => done()));
-  }
-}
-
-const SIGNED_PATH = '/cloudformation-custom-resource-response-useast1/'
-  + 'arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack%2FMyStack%2F0a1b2c3d%7CWaiter%7Cd6e1b2a4-0000-4000-8000-000000000001'
-  + '?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20250101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Expires=7199'
-  + '&X-Amz-Credential=AKIAEXAMPLE%2F20250101%2Fus-east-1%2Fs3%2Faws4_request'
-  + '&X-Amz-Signature=5f1c0e7b9d2a4c6e8f0a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e';
-
-function signaturesIn(url: string): string[] {
-  return [...url.matchAll(/X-Amz-Signature=([^&]+)/g)].map((m) => m[1]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared fixtures: servers, environment and a capture of everything the handler logs.
-
-let receiver: CloudFormationReceiver;
-let sfn: LocalStepFunctions;
-let raw: RawRecorder;
-/** Every ResponseURL and signature used outside the receiver (which keeps its own list). */
-const secrets: string[] = [];
-const logLines: string[] = [];
-const savedEnv: Record<string, string | undefined> = {};
-const originalConsole = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
-
-function setEnv(name: string, value: string | undefined): void {
-  if (!(name in savedEnv)) savedEnv[name] = process.env[name];
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
-}
-
-beforeAll(async () => {
-  receiver = await CloudFormationReceiver.start();
-  sfn = await LocalStepFunctions.start();
-  raw = await RawRecorder.start();
-  setEnv('AWS_ENDPOINT_URL_SFN', sfn.endpoint);
-  setEnv('AWS_REGION', 'us-east-1');
-  setEnv('AWS_ACCESS_KEY_ID', 'AKIDLOCALTEST');
-  setEnv('AWS_SECRET_ACCESS_KEY', 'local-test-secret');
-  setEnv('AWS_SESSION_TOKEN', undefined);
-  setEnv('AWS_PROFILE', undefined);
-  setEnv('WAIT_LOOP_STATE_MACHINE_ARN', STATE_MACHINE_ARN);
-  const capture = (...args: unknown[]) => {
-    logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-  };
-  Object.assign(console, { log: capture, info: capture, warn: capture, error: capture, debug: capture });
-});
-
-afterAll(async () => {
-  Object.assign(console, originalConsole);
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  await Promise.all([receiver?.stop(), sfn?.stop(), raw?.stop()]);
-});
-
-beforeEach(() => {
-  sfn.reset();
-  raw.reset();
-});
-
-/** Lines that contain a ResponseURL or one of its signatures. */
-function leakingLines(): string[] {
-  const all = [...secrets, ...receiver.secrets].filter((s) => s.length > 0);
-  return logLines.filter((line) => all.some((secret) => line.includes(secret)));
-}
-
-afterEach(() => {
-  // Checked after every test, so a leak is reported against the test that caused it.
-  expect(leakingLines()).toEqual([]);
-});
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-function createEvent(properties: Json = VALID, requestId?: string): CustomResourceEvent {
-  return receiver.event('Create', properties, { resourceType: 'Custom::NeptuneGraphExportTaskWaiter', requestId });
-}
-
-/** The single accepted answer for an event, with no contract violations. */
-function answerOf(event: CustomResourceEvent): Json {
-  const answers = receiver.answers(event.RequestId);
-  expect(answers).toHaveLength(1);
-  expect(receiver.attempts(event.RequestId).flatMap((a) => a.violations)).toEqual([]);
-  return answers[0].body as Json;
-}
-
-function loopPayload(event: CustomResourceEvent, answer: Json, extra: Json = {}): Json {
-  return {
-    neptuneGraphExportWaiterAnswer: {
-      answer,
-      taskId: TASK_ID,
-      timeoutSeconds: 1800,
-      cloudFormation: {
-        ResponseURL: event.ResponseURL,
-        StackId: event.StackId,
-        RequestId: event.RequestId,
-        LogicalResourceId: event.LogicalResourceId,
-        PhysicalResourceId: TASK_ID,
-        FailedPhysicalResourceId: TASK_ID,
-        ...extra,
-      },
-    },
-  };
-}
-
-const SUCCEEDED_TASK = {
-  TaskId: TASK_ID,
-  GraphId: 'g-0123456789',
-  Status: 'SUCCEEDED',
-  Format: 'PARQUET',
-  ParquetType: 'COLUMNAR',
-  Destination: 's3://my-bucket/exports/',
-  KmsKeyIdentifier: 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555',
-  RoleArn: 'arn:aws:iam::123456789012:role/NeptuneExport',
-  ExportTaskDetails: {
-    StartTime: 1735689600,
-    TimeElapsedSeconds: 754,
-    ProgressPercentage: 100,
-    NumVerticesWritten: 1200000,
-    NumEdgesWritten: 5400000,
-  },
-};
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((done) => setTimeout(done, 20));
-  }
-}
+const succeeded = (taskId: string) => ({ outcome: Outcome.TASK_ENDED, task: { ...SUCCEEDED_TASK, TaskId: taskId } });
 
 // ---------------------------------------------------------------------------------------------
 
 describe('Delete', () => {
-  test('answers SUCCESS with the event\'s PhysicalResourceId and makes no call', async () => {
-    const event = receiver.event('Delete', VALID, { physicalResourceId: TASK_ID });
-    await handler(event, CONTEXT);
+  test('answers SUCCESS with the event\'s PhysicalResourceId and starts or stops nothing', async () => {
+    const e = event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID });
+    await handler(e, CONTEXT);
 
-    expect(answerOf(event)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID });
-    expect(sfn.calls).toEqual([]);
+    expect(answerFor(e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID });
+    expect(startCalls()).toEqual([]);
+    expect(env.sfn.callsOf('StopExecution')).toEqual([]);
   });
 
   test('answers SUCCESS when the event has no PhysicalResourceId', async () => {
-    const event = receiver.event('Delete', VALID, { physicalResourceId: TASK_ID });
-    delete event.PhysicalResourceId;
-    await handler(event, CONTEXT);
+    const e = event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID });
+    delete e.PhysicalResourceId;
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    const answer = answerFor(e);
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.PhysicalResourceId).toEqual(expect.any(String));
-    expect(sfn.calls).toEqual([]);
   });
 
   test('answers SUCCESS even when the properties are invalid', async () => {
-    const event = receiver.event('Delete', { TaskIdentifier: 'T-BAD', TimeoutSeconds: 'abc' }, { physicalResourceId: 'whatever' });
-    await handler(event, CONTEXT);
+    const e = event('Delete', { TaskIdentifier: 'T-BAD', TimeoutSeconds: 'abc' }, { physicalResourceId: 'whatever' });
+    await handler(e, CONTEXT);
 
-    expect(answerOf(event)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'whatever' });
+    expect(answerFor(e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'whatever' });
+  });
+
+  test('stops the executions still waiting for earlier requests of the resource, and only those, and forgets their secrets', async () => {
+    const create = createEvent();
+    await handler(create, CONTEXT);
+    // A continuation of the abandoned Create's execution, and an execution of another resource.
+    const continuation = env.sfn.addRunning(`${executionNameOf(create)}-1`);
+    const other = createEvent(WAITER_PROPERTIES, { logicalResourceId: 'OtherWaiter' });
+    await handler(other, CONTEXT);
+    expect(requestParameters()).toHaveLength(2);
+
+    const del = event('Delete', WAITER_PROPERTIES, { physicalResourceId: CREATE_FAILED_ID });
+    await handler(del, CONTEXT);
+
+    expect(answerFor(del)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: CREATE_FAILED_ID });
+    expect(env.sfn.execution(executionNameOf(create)).status).toBe('ABORTED');
+    expect(continuation.status).toBe('ABORTED');
+    expect(env.sfn.execution(executionNameOf(other)).status).toBe('RUNNING');
+    expect(requestParameters()).toEqual([requestParameterOf(other)]);
+  });
+
+  test('answers SUCCESS when the executions cannot be listed', async () => {
+    env.sfn.fault({ operation: 'ListExecutions', kind: 'error', status: 500, type: 'InternalFailure', message: 'boom' });
+    const e = event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID });
+    await handler(e, CONTEXT);
+
+    expect(answerFor(e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID });
+  });
+
+  test('forgets the results kept for its physical id', async () => {
+    const create = createEvent();
+    await handler(create, CONTEXT);
+    await finishWait(create, succeeded(TASK_ID));
+    const results = resultsParameterOf(create, TASK_ID);
+    expect(env.ssm.parameters.has(results)).toBe(true);
+
+    const del = event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID });
+    await handler(del, CONTEXT);
+
+    expect(answerFor(del).Status).toBe('SUCCESS');
+    expect(env.ssm.parameters.has(results)).toBe(false);
+  });
+
+  test('answers SUCCESS before Lambda ends the invocation when Step Functions does not reply', async () => {
+    env.sfn.fault({ operation: 'ListExecutions', kind: 'hold' });
+    const e = event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID });
+    const started = Date.now();
+    await handler(e, { getRemainingTimeInMillis: () => 5_000 });
+
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(answerFor(e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID });
+    // The late reply must not answer a second time.
+    expect(env.sfn.release()).toBe(1);
+    await waitFor(() => env.logLines.some((line) => line.includes('Delete: no export to cancel') && line.includes(e.RequestId)));
+    expect(env.receiver.attempts(e.RequestId)).toHaveLength(1);
+  });
+
+  test('answers SUCCESS when an unexpected error stops it (no PARAMETER_PREFIX)', async () => {
+    env.setEnv(Env.PARAMETER_PREFIX, undefined);
+    try {
+      const e = event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID });
+      await handler(e, CONTEXT);
+
+      expect(answerFor(e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID });
+    } finally {
+      env.setEnv(Env.PARAMETER_PREFIX, PARAMETER_PREFIX);
+    }
+  });
+});
+
+describe('Delete of a GraphExport', () => {
+  const CANCELLING = { [Props.CANCEL_ON_DELETE]: 'true' };
+
+  test('with CancelOnDelete cancels the running export of its physical id', async () => {
+    const task = env.addTask({ cancellingSeconds: 0 });
+    const fingerprint = exportFingerprint(exportRequest());
+    const e = graphExportEvent(env.receiver, 'Delete', graphExportProperties(exportRequest(), CANCELLING), { physicalResourceId: `${task.taskId}:${fingerprint}` });
+    await handler(e, CONTEXT);
+
+    expect(answerOf(env.receiver, e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${task.taskId}:${fingerprint}` });
+    expect(env.neptune.calls.filter((c) => c.operation === 'CancelExportTask').map((c) => c.taskId)).toEqual([task.taskId]);
+    expect(task.status()).toBe('CANCELLED');
+  });
+
+  test('without CancelOnDelete leaves the export running', async () => {
+    const task = env.addTask();
+    const e = graphExportEvent(env.receiver, 'Delete', graphExportProperties(), { physicalResourceId: `${task.taskId}:${exportFingerprint(exportRequest())}` });
+    await handler(e, CONTEXT);
+
+    expect(answerOf(env.receiver, e).Status).toBe('SUCCESS');
+    expect(env.neptune.calls).toEqual([]);
+    expect(task.status()).toBe('INITIALIZING');
+  });
+
+  test('of a failed Create cancels nothing', async () => {
+    const task = env.addTask();
+    const e = graphExportEvent(env.receiver, 'Delete', graphExportProperties(exportRequest(), CANCELLING), { physicalResourceId: CREATE_FAILED_ID });
+    await handler(e, CONTEXT);
+
+    expect(answerOf(env.receiver, e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: CREATE_FAILED_ID });
+    expect(env.neptune.calls.filter((c) => c.operation === 'CancelExportTask')).toEqual([]);
+    expect(task.status()).toBe('INITIALIZING');
+  });
+
+  test('of a Create CloudFormation abandoned stops its execution and cancels the matching export it started, not others', async () => {
+    const create = graphExportEvent(env.receiver, 'Create', graphExportProperties(exportRequest(), CANCELLING));
+    await handler(create, CONTEXT);
+    // The abandoned execution had started an export whose id CloudFormation never learnt.
+    const started = env.addTask({ cancellingSeconds: 0 });
+    const elsewhere = env.addTask({ destination: 's3://another-bucket/exports/' });
+    const otherGraph = env.addTask({ graphId: 'g-9999999999' });
+
+    const del = graphExportEvent(env.receiver, 'Delete', graphExportProperties(exportRequest(), CANCELLING), { physicalResourceId: CREATE_FAILED_ID });
+    await handler(del, CONTEXT);
+
+    expect(answerOf(env.receiver, del)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: CREATE_FAILED_ID });
+    expect(env.sfn.execution(executionNameOf(create)).status).toBe('ABORTED');
+    expect(started.status()).toBe('CANCELLED');
+    expect(elsewhere.status()).toBe('INITIALIZING');
+    expect(otherGraph.status()).toBe('INITIALIZING');
+    expect(requestParameters()).toEqual([]);
+  });
+
+  test('answers SUCCESS before Lambda ends the invocation when Neptune Analytics does not reply', async () => {
+    const task = env.addTask();
+    env.neptune.fault({ kind: 'slow', delayMs: 8000 });
+    const physicalId = `${task.taskId}:${exportFingerprint(exportRequest())}`;
+    const e = graphExportEvent(env.receiver, 'Delete', graphExportProperties(exportRequest(), CANCELLING), { physicalResourceId: physicalId });
+    const started = Date.now();
+    await handler(e, { getRemainingTimeInMillis: () => 5_000 });
+
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(answerOf(env.receiver, e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: physicalId });
+    expect(env.logLines.some((line) => line.includes('Out of time'))).toBe(true);
   });
 });
 
 describe('invalid requests', () => {
-  test('fails when RequestType is unknown, naming it', async () => {
-    const event = { ...createEvent(), RequestType: 'Upsert' };
-    await handler(event, CONTEXT);
+  afterEach(() => {
+    // Refused before anything was started or stored.
+    expect(startCalls()).toEqual([]);
+    expect(requestParameters()).toEqual([]);
+  });
 
-    const answer = answerOf(event as CustomResourceEvent);
+  test('fails when RequestType is unknown, naming it', async () => {
+    const e = { ...createEvent(), RequestType: 'Upsert' };
+    await handler(e, CONTEXT);
+
+    const answer = answerFor(e as unknown as CustomResourceEvent);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toContain('Unknown RequestType "Upsert"');
-    expect(sfn.calls).toEqual([]);
   });
 
   test.each([
@@ -334,15 +230,14 @@ describe('invalid requests', () => {
     ['an array', [], 'got []'],
     ['null', null, 'got null'],
   ])('fails when ResourceProperties is %s', async (_name, properties, shown) => {
-    const event: Json = createEvent();
-    event.ResourceProperties = properties;
-    await handler(event, CONTEXT);
+    const e: Json = createEvent();
+    e.ResourceProperties = properties;
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event as CustomResourceEvent);
+    const answer = answerFor(e as CustomResourceEvent);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toContain('ResourceProperties');
     expect(answer.Reason).toContain(shown);
-    expect(sfn.calls).toEqual([]);
   });
 
   test.each([
@@ -352,13 +247,12 @@ describe('invalid requests', () => {
     [42, '42'],
     [undefined, 'undefined'],
   ])('fails when TaskIdentifier is %j', async (taskIdentifier, shown) => {
-    const event = createEvent({ ...VALID, TaskIdentifier: taskIdentifier });
-    await handler(event, CONTEXT);
+    const e = createEvent({ ...WAITER_PROPERTIES, TaskIdentifier: taskIdentifier });
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toMatch(new RegExp(`^TaskIdentifier .*got ${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
-    expect(sfn.calls).toEqual([]);
   });
 
   test.each([
@@ -369,194 +263,526 @@ describe('invalid requests', () => {
     ['1800.5', '"1800.5"'],
     [-1, '-1'],
   ])('fails when TimeoutSeconds is %j', async (timeoutSeconds, shown) => {
-    const event = createEvent({ ...VALID, TimeoutSeconds: timeoutSeconds });
-    await handler(event, CONTEXT);
+    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: timeoutSeconds });
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toContain(`TimeoutSeconds must be a whole number of seconds from 60 to 3300, got ${shown}`);
-    expect(sfn.calls).toEqual([]);
   });
 
   test.each([
     ['MinPollIntervalSeconds', '0'],
     ['MaxPollIntervalSeconds', '7200'],
   ])('fails when %s is out of range', async (property, value) => {
-    const event = createEvent({ ...VALID, [property]: value });
-    await handler(event, CONTEXT);
+    const e = createEvent({ ...WAITER_PROPERTIES, [property]: value });
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toContain(`${property} must be a whole number of seconds from 1 to 3600, got "${value}"`);
-    expect(sfn.calls).toEqual([]);
   });
 
   test('fails when MinPollIntervalSeconds exceeds MaxPollIntervalSeconds', async () => {
-    const event = createEvent({ ...VALID, MinPollIntervalSeconds: '120', MaxPollIntervalSeconds: '60' });
-    await handler(event, CONTEXT);
+    const e = createEvent({ ...WAITER_PROPERTIES, MinPollIntervalSeconds: '120', MaxPollIntervalSeconds: '60' });
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toBe('MinPollIntervalSeconds (120 s) must not exceed MaxPollIntervalSeconds (60 s)');
-    expect(sfn.calls).toEqual([]);
   });
 
-  test('fails a Create with a physical id that the Delete after it treats as nothing to clean up', async () => {
-    const event = createEvent({ ...VALID, TaskIdentifier: 'T-BAD' });
-    await handler(event, CONTEXT);
+  test.each(['StackId', 'RequestId', 'LogicalResourceId'])('fails when %s is blank: the answer could not be matched to the request', async (field) => {
+    const e: Json = createEvent();
+    const requestId = e.RequestId;
+    e[field] = '  ';
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
-    expect(answer.PhysicalResourceId).not.toBe('T-BAD');
-    expect(answer.PhysicalResourceId.length).toBeGreaterThan(0);
+    // The stand-in finds the request by its ResponseURL; the body echoes the blank field as sent.
+    const attempts = env.receiver.attempts(requestId);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0].body).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining(`${field} must be the non-empty string CloudFormation sends`) });
+  });
+
+  test('fails a Create with the physical id that the Delete after it treats as nothing to clean up', async () => {
+    const e = createEvent({ ...WAITER_PROPERTIES, TaskIdentifier: 'T-BAD' });
+    await handler(e, CONTEXT);
+
+    expect(answerFor(e)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: CREATE_FAILED_ID });
   });
 
   test('fails an Update with invalid properties and keeps the old physical id', async () => {
-    const event = receiver.event('Update', { ...VALID, TimeoutSeconds: '99999' }, { physicalResourceId: 't-oldoldold1', oldProperties: VALID });
-    await handler(event, CONTEXT);
+    const e = event('Update', { ...WAITER_PROPERTIES, TimeoutSeconds: '99999' }, { physicalResourceId: 't-oldoldold1', oldProperties: WAITER_PROPERTIES });
+    await handler(e, CONTEXT);
 
-    expect(answerOf(event)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 't-oldoldold1' });
+    expect(answerFor(e)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 't-oldoldold1' });
   });
 
   test('fails when the function has no WAIT_LOOP_STATE_MACHINE_ARN', async () => {
-    setEnv('WAIT_LOOP_STATE_MACHINE_ARN', undefined);
+    env.setEnv(Env.STATE_MACHINE_ARN, undefined);
     try {
-      const event = createEvent();
-      await handler(event, CONTEXT);
+      const e = createEvent();
+      await handler(e, CONTEXT);
 
-      const answer = answerOf(event);
+      const answer = answerFor(e);
       expect(answer.Status).toBe('FAILED');
-      expect(answer.Reason).toContain('WAIT_LOOP_STATE_MACHINE_ARN');
-      expect(sfn.calls).toEqual([]);
+      expect(answer.Reason).toContain(Env.STATE_MACHINE_ARN);
     } finally {
-      setEnv('WAIT_LOOP_STATE_MACHINE_ARN', STATE_MACHINE_ARN);
+      env.setEnv(Env.STATE_MACHINE_ARN, STATE_MACHINE_ARN);
     }
+  });
+
+  test('fails when the function has no PARAMETER_PREFIX, naming it', async () => {
+    env.setEnv(Env.PARAMETER_PREFIX, undefined);
+    try {
+      const e = createEvent();
+      await handler(e, CONTEXT);
+
+      const answer = answerFor(e);
+      expect(answer.Status).toBe('FAILED');
+      expect(answer.Reason).toContain(Env.PARAMETER_PREFIX);
+    } finally {
+      env.setEnv(Env.PARAMETER_PREFIX, PARAMETER_PREFIX);
+    }
+  });
+
+  test('fails a GraphExport whose export request is invalid, naming the field', async () => {
+    const e = graphExportEvent(env.receiver, 'Create', graphExportProperties(exportRequest({ [ExportFields.FORMAT]: 'XML' })));
+    await handler(e, CONTEXT);
+
+    expect(answerOf(env.receiver, e)).toMatchObject({ Status: 'FAILED', Reason: 'Export.Format must be PARQUET or CSV, got "XML"', PhysicalResourceId: CREATE_FAILED_ID });
   });
 });
 
-describe('Create and Update', () => {
-  test('Create starts exactly one execution of the wait loop and does not answer yet', async () => {
-    const event = createEvent();
-    await handler(event, CONTEXT);
+describe('Create and Update start the wait loop', () => {
+  test('Create stores the ResponseURL in Parameter Store, then starts exactly one execution, and does not answer yet', async () => {
+    env.sfn.fault({ operation: 'StartExecution', kind: 'hold' });
+    const e = createEvent();
+    const handled = handler(e, CONTEXT);
+    await waitFor(() => startCalls().length === 1);
 
-    expect(sfn.calls).toHaveLength(1);
-    expect(sfn.calls[0].target).toBe('AWSStepFunctions.StartExecution');
-    expect(sfn.calls[0].stateMachineArn).toBe(STATE_MACHINE_ARN);
-    expect(receiver.attempts(event.RequestId)).toEqual([]);
+    // When StartExecution arrives, the secrets are in place for the loop to answer with.
+    expect(env.ssm.valuesUnder(`${PARAMETER_PREFIX}/`)).toEqual({ [requestParameterOf(e)]: JSON.stringify({ ResponseURL: e.ResponseURL }) });
+    env.sfn.release();
+    await handled;
+
+    expect(startCalls()).toHaveLength(1);
+    expect(startCalls()[0].body).toMatchObject({ stateMachineArn: STATE_MACHINE_ARN, name: executionNameOf(e) });
+    expect(env.sfn.execution(executionNameOf(e)).status).toBe('RUNNING');
+    expect(env.receiver.attempts(e.RequestId)).toEqual([]);
   });
 
-  test('the execution input carries the task id, timeout, an ISO deadline, the policy and the CloudFormation fields', async () => {
-    const event = createEvent({ ...VALID, TimeoutSeconds: '600', MinPollIntervalSeconds: '10', MaxPollIntervalSeconds: '120' });
+  test('the execution input holds the task, timeout, policy, loop state and request, and no secret', async () => {
+    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: '600', MinPollIntervalSeconds: '10', MaxPollIntervalSeconds: '120' });
     const before = Date.now();
-    await handler(event, CONTEXT);
+    await handler(e, CONTEXT);
+    const after = Date.now();
 
-    const input = sfn.calls[0].input;
-    expect(input.taskIdentifier).toBe(TASK_ID);
-    expect(input.timeoutSeconds).toBe(600);
-    expect(input.deadline).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    const deadline = Date.parse(input.deadline);
-    expect(deadline).toBeGreaterThanOrEqual(before + 600_000);
-    expect(deadline).toBeLessThanOrEqual(Date.now() + 600_000);
-    expect(input.policy).toMatchObject({ minIntervalSeconds: 10, fallbackIntervalSeconds: 40, taskDefaults: { Status: 'MISSING' } });
-    expect(Math.max(...input.policy.waitSeconds)).toBe(120);
-    expect(Math.min(...input.policy.waitSeconds)).toBe(10);
-    expect(input.cloudFormation).toEqual({
-      ResponseURL: event.ResponseURL,
-      StackId: event.StackId,
-      RequestId: event.RequestId,
-      LogicalResourceId: event.LogicalResourceId,
-      // A failed Create reports the task the loop waited for; only an Update keeps an old id.
-      FailedPhysicalResourceId: null,
-    });
+    const input = startedInput(e);
+    expect(Object.keys(input).sort()).toEqual(['executionBase', 'policy', 'request', 'resume', 'taskIdentifier', 'timeoutSeconds']);
+    expect(input).toMatchObject({ taskIdentifier: TASK_ID, timeoutSeconds: 600, executionBase: executionNameOf(e) });
+    const deadline = new Date(input.resume.deadline);
+    expect(deadline.getTime()).toBeGreaterThanOrEqual(before + 600_000);
+    expect(deadline.getTime()).toBeLessThanOrEqual(after + 600_000);
+    const policy = buildPollingPolicy({ minIntervalSeconds: 10, maxIntervalSeconds: 120, deadline });
+    expect(input.policy).toEqual(policy);
     // A waiter starts no export and, within 55 minutes, needs no WaitCondition.
-    expect(input).toMatchObject({ startExportTask: null, longWait: false, signal: null });
+    expect(input.resume).toEqual(initialLoopState({
+      taskId: TASK_ID, startExportTask: null, longWait: false, cancelOnTimeout: false, deadline, policy,
+    }));
+    expect(input.request).toEqual({
+      parameterName: requestParameterOf(e),
+      StackId: e.StackId,
+      RequestId: e.RequestId,
+      LogicalResourceId: e.LogicalResourceId,
+      fingerprint: null,
+      previous: null,
+      rereadPhysicalId: null,
+      // A failed Create reports the task the loop waited for; only an Update keeps an old id.
+      failedPhysicalResourceId: null,
+    });
+    const raw = startCalls()[0].raw;
+    for (const secret of [e.ResponseURL, ...signaturesIn(e.ResponseURL)]) expect(raw).not.toContain(secret);
+  });
+
+  test('in long-wait mode the handle URL is stored with the ResponseURL, and neither is in the execution input or the log', async () => {
+    const handle = env.receiver.waitConditionHandle('ExportWaitHandle');
+    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [Props.SIGNAL_URL]: handle });
+    await handler(e, CONTEXT);
+
+    const stored = JSON.parse(env.ssm.parameters.get(requestParameterOf(e))!.value);
+    expect(stored).toEqual({ ResponseURL: e.ResponseURL, SignalURL: handle });
+    const input = startedInput(e);
+    expect(input.resume).toMatchObject({ longWait: true, taskId: TASK_ID });
+    const raw = startCalls()[0].raw;
+    for (const secret of [e.ResponseURL, handle, ...signaturesIn(e.ResponseURL), ...signaturesIn(handle)]) {
+      expect(raw).not.toContain(secret);
+      expect(env.logLines.filter((line) => line.includes(secret))).toEqual([]);
+    }
   });
 
   test('properties left out get the defaults: 30 minutes, 5 s and 15 minutes', async () => {
-    await handler(createEvent({ TaskIdentifier: TASK_ID }), CONTEXT);
+    const e = createEvent({ TaskIdentifier: TASK_ID });
+    await handler(e, CONTEXT);
 
-    const input = sfn.calls[0].input;
+    const input = startedInput(e);
     expect(input.timeoutSeconds).toBe(1800);
     expect(input.policy.minIntervalSeconds).toBe(5);
     expect(Math.max(...input.policy.waitSeconds)).toBe(900);
   });
 
-  test('the same request gets the same execution name, another request another one', async () => {
-    const event = createEvent();
-    await handler(event, CONTEXT);
-    await handler(event, CONTEXT);
+  test('executions are named <resource key>-<request id>: the same request gets the same name, another request another one', async () => {
+    const e = createEvent();
+    await handler(e, CONTEXT);
+    await handler(e, CONTEXT);
     await handler(createEvent(), CONTEXT);
 
-    const names = sfn.calls.map((c) => c.name);
+    const names = startCalls().map((c) => c.body.name);
     expect(names).toHaveLength(3);
     expect(names[1]).toBe(names[0]);
     expect(names[2]).not.toBe(names[0]);
-    for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(names[0]).toBe(`${resourceKey(e.StackId, e.LogicalResourceId)}-${e.RequestId.replace(/-/g, '_')}`);
+    for (const name of names) expect(name).toMatch(/^[0-9a-f]{16}-[A-Za-z0-9_]{1,55}$/);
+  });
+
+  test('a request id with characters Step Functions refuses in names still starts an execution', async () => {
+    const e = createEvent(WAITER_PROPERTIES, { requestId: 'req/with spaces:and.dots-and-ünïcode'.repeat(4) });
+    await handler(e, CONTEXT);
+
+    const [name] = startCalls().map((c) => c.body.name);
+    expect(name).toMatch(/^[0-9a-f]{16}-[A-Za-z0-9_]+$/);
+    expect(name.length).toBeLessThanOrEqual(72);
+    expect(env.sfn.execution(name).status).toBe('RUNNING');
   });
 
   test('an Update that fails later keeps the old physical id', async () => {
-    const event = receiver.event('Update', { ...VALID, TaskIdentifier: 't-newnewnew1' }, { physicalResourceId: TASK_ID, oldProperties: VALID });
-    await handler(event, CONTEXT);
+    const e = event('Update', { ...WAITER_PROPERTIES, TaskIdentifier: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: WAITER_PROPERTIES });
+    await handler(e, CONTEXT);
 
-    expect(sfn.calls[0].input.taskIdentifier).toBe('t-newnewnew1');
-    expect(sfn.calls[0].input.cloudFormation).toMatchObject({ FailedPhysicalResourceId: TASK_ID });
+    const input = startedInput(e);
+    expect(input.taskIdentifier).toBe(OTHER_TASK_ID);
+    expect(input.request).toMatchObject({ failedPhysicalResourceId: TASK_ID, previous: TASK_ID, rereadPhysicalId: null });
+  });
+
+  test('an Update stops the execution still waiting for the request it supersedes, and forgets that request', async () => {
+    const create = createEvent();
+    await handler(create, CONTEXT);
+    const update = event('Update', { ...WAITER_PROPERTIES, TaskIdentifier: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: WAITER_PROPERTIES });
+    await handler(update, CONTEXT);
+    // CloudFormation redelivers the Update: its own execution is not superseded.
+    await handler(update, CONTEXT);
+
+    expect(env.sfn.execution(executionNameOf(create))).toMatchObject({ status: 'ABORTED', stopped: { error: 'Superseded' } });
+    expect(env.sfn.execution(executionNameOf(update)).status).toBe('RUNNING');
+    expect(requestParameters()).toEqual([requestParameterOf(update)]);
+  });
+
+  test('an Update of a GraphExport with CancelOnDelete cancels the export the superseded request started', async () => {
+    const cancelling = { [Props.CANCEL_ON_DELETE]: 'true' };
+    const oldProperties = graphExportProperties(exportRequest(), cancelling);
+    const create = graphExportEvent(env.receiver, 'Create', oldProperties);
+    await handler(create, CONTEXT);
+    const startedByCreate = env.addTask({ cancellingSeconds: 0 });
+    const newRequest = exportRequest({ [ExportFields.DESTINATION]: 's3://emulated-export-bucket/v2/' });
+    const update = graphExportEvent(env.receiver, 'Update', graphExportProperties(newRequest, cancelling), { physicalResourceId: CREATE_FAILED_ID, oldProperties });
+    await handler(update, CONTEXT);
+
+    expect(env.sfn.execution(executionNameOf(create)).status).toBe('ABORTED');
+    expect(startedByCreate.status()).toBe('CANCELLED');
+    expect(startedInput(update).resume.export).toEqual(newRequest);
   });
 
   test('ExecutionAlreadyExists means a redelivery: no answer and no throw', async () => {
-    const event = createEvent();
-    await handler(event, CONTEXT);
+    const e = createEvent();
+    await handler(e, CONTEXT);
     // The redelivered request has another deadline, so Step Functions refuses the name.
-    await expect(handler(event, CONTEXT)).resolves.toBeUndefined();
+    await new Promise((done) => setTimeout(done, 2));
+    await expect(handler(e, CONTEXT)).resolves.toBeUndefined();
 
-    expect(sfn.calls).toHaveLength(2);
-    expect(receiver.attempts(event.RequestId)).toEqual([]);
+    expect(startCalls()).toHaveLength(2);
+    expect(env.sfn.executions).toHaveLength(1);
+    expect(env.receiver.attempts(e.RequestId)).toEqual([]);
   });
 
-  test('fails with the error\'s message when StartExecution fails otherwise', async () => {
-    sfn.failure = { status: 400, type: 'AccessDeniedException', message: 'User is not authorized to perform: states:StartExecution' };
-    const event = createEvent();
-    await handler(event, CONTEXT);
+  test('a WaitCondition cannot wait a second time: an Update to another task behind the same handle fails', async () => {
+    const handle = env.receiver.waitConditionHandle('SameHandle');
+    const properties = { ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [Props.SIGNAL_URL]: handle };
+    const e = event('Update', { ...properties, TaskIdentifier: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: properties });
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    expect(answerFor(e)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: TASK_ID, Reason: expect.stringContaining('cannot wait a second time') });
+    expect(startCalls()).toEqual([]);
+  });
+
+  /** An export filter of about `bytes` bytes of JSON, valid label by label. */
+  function filterOf(bytes: number): Json {
+    const labels: Json = {};
+    for (let i = 0; JSON.stringify({ VertexFilter: labels }).length < bytes; i++) {
+      labels[`label_${i}_${'x'.repeat(100)}`] = { Properties: { [`p${i}`]: { OutputType: 'String', SourcePropertyName: `source_${i}` } } };
+    }
+    return { VertexFilter: labels };
+  }
+
+  test('the largest export filter it accepts still fits in an execution input', async () => {
+    const filter = filterOf(MAX_EXPORT_FILTER_BYTES - 200);
+    const e = graphExportEvent(env.receiver, 'Create', graphExportProperties(exportRequest({ [ExportFields.EXPORT_FILTER]: filter })));
+    await handler(e, CONTEXT);
+
+    expect(env.receiver.attempts(e.RequestId)).toEqual([]);
+    expect(startedInput(e).resume.export[ExportFields.EXPORT_FILTER]).toEqual(filter);
+    expect(Buffer.byteLength(startCalls()[0].body.input)).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  test('a larger export filter fails the request, saying so', async () => {
+    const e = graphExportEvent(env.receiver, 'Create', graphExportProperties(exportRequest({ [ExportFields.EXPORT_FILTER]: filterOf(MAX_EXPORT_FILTER_BYTES + 100) })));
+    await handler(e, CONTEXT);
+
+    expect(answerOf(env.receiver, e)).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining(`more than the ${MAX_EXPORT_FILTER_BYTES} the waiter accepts`) });
+    expect(startCalls()).toEqual([]);
+  });
+});
+
+describe('StartExecution failures', () => {
+  test('a refusal (4xx) fails the request with the error\'s name and message, without retrying', async () => {
+    env.sfn.fault({ operation: 'StartExecution', kind: 'error', status: 400, type: 'AccessDeniedException', message: 'User is not authorized to perform: states:StartExecution' });
+    const e = createEvent();
+    await handler(e, CONTEXT);
+
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toContain('AccessDeniedException');
     expect(answer.Reason).toContain('User is not authorized to perform: states:StartExecution');
+    expect(startCalls()).toHaveLength(1);
   });
 
   test('fails with the URLs removed when a StartExecution error quotes one', async () => {
-    const url = raw.url();
-    sfn.failure = { status: 400, type: 'InvalidExecutionInput', message: `Input mentions ${url}` };
-    const event = createEvent();
-    await handler(event, CONTEXT);
+    const url = env.raw.url();
+    env.sfn.fault({ operation: 'StartExecution', kind: 'error', status: 400, type: 'InvalidExecutionInput', message: `Input mentions ${url}` });
+    const e = createEvent();
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    const answer = answerFor(e);
     expect(answer.Reason).toContain('InvalidExecutionInput');
     expect(answer.Reason).not.toContain(url);
     expect(answer.Reason).not.toContain(signaturesIn(url)[0]);
   });
 
-  test('answers FAILED before Lambda ends the invocation when StartExecution hangs', async () => {
-    sfn.hang = true;
-    const event = createEvent();
-    await handler(event, { getRemainingTimeInMillis: () => 4_300 });
+  test.each([
+    ['a 500', { kind: 'error', status: 500, type: 'InternalFailure', message: 'try again' }],
+    ['throttling', { kind: 'error', status: 400, type: 'ThrottlingException', message: 'Rate exceeded' }],
+    ['a call that never arrived', { kind: 'dropBefore' }],
+    ['a call that started the execution but got no reply', { kind: 'dropAfter' }],
+  ] as const)('%s is tried again with the same name and input: one execution, no answer from the handler', async (_name, fault) => {
+    env.sfn.fault({ operation: 'StartExecution', times: 1, ...fault });
+    const e = createEvent();
+    await handler(e, CONTEXT);
 
-    const answer = answerOf(event);
+    const calls = startCalls();
+    expect(calls).toHaveLength(2);
+    expect(calls[1].raw).toBe(calls[0].raw);
+    expect(env.sfn.executions.map((x) => x.name)).toEqual([executionNameOf(e)]);
+    expect(env.receiver.attempts(e.RequestId)).toEqual([]);
+  });
+
+  test('gives up trying again while it still has time to answer, and fails the request with the last error', async () => {
+    env.sfn.fault({ operation: 'StartExecution', kind: 'error', status: 503, type: 'ServiceUnavailable', message: 'Service is down' });
+    const e = createEvent();
+    // 13 s left: the answer is due in 9 s, and one more attempt may take 8 s.
+    await handler(e, { getRemainingTimeInMillis: () => 13_000 });
+
+    const answer = answerFor(e);
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toContain('Service is down');
+    expect(answer.Reason).not.toContain('ran out of time');
+    expect(startCalls().length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('answers FAILED before Lambda ends the invocation when StartExecution hangs, and only once', async () => {
+    env.sfn.fault({ operation: 'StartExecution', kind: 'hold' });
+    const e = createEvent();
+    await handler(e, { getRemainingTimeInMillis: () => 4_300 });
+
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toContain('ran out of time');
     // The late failure of the call must not answer a second time.
-    sfn.release({ status: 400, type: 'AccessDeniedException', message: 'late' });
-    await waitFor(() => logLines.some((line) => line.includes('"message":"Request failed"') && line.includes(event.RequestId)));
-    expect(receiver.attempts(event.RequestId)).toHaveLength(1);
+    expect(env.sfn.release({ status: 400, type: 'AccessDeniedException', message: 'late' })).toBe(1);
+    await waitFor(() => env.logLines.some((line) => line.includes('"message":"Request failed"') && line.includes(e.RequestId)));
+    expect(env.receiver.attempts(e.RequestId)).toHaveLength(1);
+  });
+
+  test('an execution that StartExecution started after the out-of-time answer finds nobody to answer', async () => {
+    // Step Functions got the call but replied late: the execution runs, though the request was answered FAILED.
+    env.sfn.fault({ operation: 'StartExecution', kind: 'hold' });
+    const e = createEvent();
+    await handler(e, { getRemainingTimeInMillis: () => 4_300 });
+    expect(answerFor(e)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: CREATE_FAILED_ID });
+    env.sfn.release();
+    await waitFor(() => env.sfn.executions.length === 1);
+
+    // The loop of that execution answers when the task ends.
+    await handler(loopAnswer(startedInput(e), succeeded(TASK_ID)));
+
+    expect(env.receiver.attempts(e.RequestId)).toHaveLength(1);
+    expect(requestParameters()).toEqual([]);
+  });
+
+  test('a request it answered FAILED itself leaves no ResponseURL behind in Parameter Store', async () => {
+    env.sfn.fault({ operation: 'StartExecution', kind: 'error', status: 400, type: 'AccessDeniedException', message: 'denied' });
+    const e = createEvent();
+    await handler(e, CONTEXT);
+
+    expect(answerFor(e).Status).toBe('FAILED');
+    expect(requestParameters()).toEqual([]);
+  });
+
+  test('a redelivered Create that arrives after the answer leaves no ResponseURL behind in Parameter Store', async () => {
+    const e = createEvent();
+    await handler(e, CONTEXT);
+    await finishWait(e, succeeded(TASK_ID));
+    expect(requestParameters()).toEqual([]);
+
+    await handler(e, CONTEXT);
+
+    expect(env.receiver.attempts(e.RequestId)).toHaveLength(1);
+    expect(requestParameters()).toEqual([]);
+  });
+
+  test('a Parameter Store that keeps failing fails the request before any execution starts', async () => {
+    env.ssm.fault({ operation: 'PutParameter', kind: 'internal' });
+    const e = createEvent();
+    await handler(e, CONTEXT);
+
+    const answer = answerFor(e);
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toContain('InternalServerError');
+    expect(startCalls()).toEqual([]);
+  });
+});
+
+describe('re-reading: an Update or rollback that asks for a task the resource has or had', () => {
+  /** Runs one request to its answer, playing the loop with a successful task, and returns the answer. */
+  async function run(e: CustomResourceEvent, newTaskId?: string): Promise<{ input: Json; answer: Json }> {
+    await handler(e, CONTEXT);
+    const input = startedInput(e);
+    const taskId = input.taskIdentifier ?? newTaskId;
+    const answer = await finishWait(e, succeeded(taskId), taskId);
+    return { input, answer };
+  }
+
+  const waiter = (taskId: string) => ({ ...WAITER_PROPERTIES, TaskIdentifier: taskId });
+  const update = (taskId: string, physicalId: string, oldTaskId: string) =>
+    event('Update', waiter(taskId), { physicalResourceId: physicalId, oldProperties: waiter(oldTaskId) });
+
+  test('a waiter Update that keeps its task re-reads it and answers the same physical id', async () => {
+    const { input, answer } = await run(event('Update', { ...waiter(TASK_ID), TimeoutSeconds: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) }));
+
+    expect(input.taskIdentifier).toBe(TASK_ID);
+    expect(input.request).toMatchObject({ rereadPhysicalId: TASK_ID, previous: null });
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID });
+  });
+
+  test('a waiter Update to another task keeps the identity it replaces, and its rollback re-reads that one', async () => {
+    const forward = await run(update(OTHER_TASK_ID, TASK_ID, TASK_ID));
+    expect(forward.input.request).toMatchObject({ rereadPhysicalId: null, previous: TASK_ID });
+    expect(forward.answer.PhysicalResourceId).toBe(`${OTHER_TASK_ID};${TASK_ID}`);
+
+    const rollback = await run(update(TASK_ID, forward.answer.PhysicalResourceId, OTHER_TASK_ID));
+    expect(rollback.input).toMatchObject({ taskIdentifier: TASK_ID, request: { rereadPhysicalId: TASK_ID } });
+    expect(rollback.answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID, Data: { TaskId: TASK_ID } });
+  });
+
+  test('a waiter Update that asks again for its current task after moving re-reads it, keeping the id it had', async () => {
+    const physicalId = `${OTHER_TASK_ID};${TASK_ID}`;
+    const { input, answer } = await run(event('Update', { ...waiter(OTHER_TASK_ID), MaxPollIntervalSeconds: '60' }, { physicalResourceId: physicalId, oldProperties: waiter(OTHER_TASK_ID) }));
+
+    expect(input.request).toMatchObject({ rereadPhysicalId: physicalId });
+    expect(answer.PhysicalResourceId).toBe(physicalId);
+  });
+
+  test('a waiter Update to a third task keeps only the identity it replaces', async () => {
+    const { input, answer } = await run(update(THIRD_TASK_ID, `${OTHER_TASK_ID};${TASK_ID}`, OTHER_TASK_ID));
+
+    expect(input.request).toMatchObject({ rereadPhysicalId: null, previous: OTHER_TASK_ID });
+    expect(answer.PhysicalResourceId).toBe(`${THIRD_TASK_ID};${OTHER_TASK_ID}`);
+  });
+
+  test('a GraphExport exports on Create, and an Update that changes only the timeout re-reads its task instead of exporting again', async () => {
+    const request = exportRequest();
+    const create = await run(graphExportEvent(env.receiver, 'Create', graphExportProperties(request)), OTHER_TASK_ID);
+    const fingerprint = exportFingerprint(request);
+    expect(create.input).toMatchObject({ taskIdentifier: null, request: { fingerprint, previous: null }, resume: { export: request, taskId: null } });
+    expect(create.answer.PhysicalResourceId).toBe(`${OTHER_TASK_ID}:${fingerprint}`);
+
+    // The same request with its keys in another order is the same export.
+    const reordered = Object.fromEntries(Object.entries(request).reverse());
+    const again = await run(graphExportEvent(env.receiver, 'Update', graphExportProperties(reordered, { [Props.TIMEOUT_SECONDS]: '600' }), {
+      physicalResourceId: create.answer.PhysicalResourceId, oldProperties: graphExportProperties(request),
+    }));
+    expect(again.input).toMatchObject({
+      taskIdentifier: OTHER_TASK_ID, resume: { export: null }, request: { rereadPhysicalId: create.answer.PhysicalResourceId },
+    });
+    expect(again.answer.PhysicalResourceId).toBe(create.answer.PhysicalResourceId);
+  });
+
+  test('a GraphExport Update that changes the export exports again, and its rollback re-reads the first export', async () => {
+    const first = exportRequest();
+    const second = exportRequest({ [ExportFields.DESTINATION]: 's3://emulated-export-bucket/v2/' });
+    const firstId = `${OTHER_TASK_ID}:${exportFingerprint(first)}`;
+    const forward = await run(graphExportEvent(env.receiver, 'Update', graphExportProperties(second), {
+      physicalResourceId: firstId, oldProperties: graphExportProperties(first),
+    }), THIRD_TASK_ID);
+    expect(forward.input).toMatchObject({ taskIdentifier: null, resume: { export: second }, request: { previous: firstId, rereadPhysicalId: null } });
+    expect(forward.answer.PhysicalResourceId).toBe(`${THIRD_TASK_ID}:${exportFingerprint(second)};${firstId}`);
+    expect(forward.answer.PhysicalResourceId.startsWith(THIRD_TASK_ID)).toBe(true);
+
+    const rollback = await run(graphExportEvent(env.receiver, 'Update', graphExportProperties(first), {
+      physicalResourceId: forward.answer.PhysicalResourceId, oldProperties: graphExportProperties(second),
+    }));
+    expect(rollback.input).toMatchObject({ taskIdentifier: OTHER_TASK_ID, resume: { export: null }, request: { rereadPhysicalId: firstId } });
+    expect(rollback.answer.PhysicalResourceId).toBe(firstId);
+  });
+
+  test('a re-read of a task the service no longer knows answers with the results kept when it first succeeded', async () => {
+    const create = await run(createEvent());
+    expect(create.answer.Status).toBe('SUCCESS');
+
+    const again = event('Update', { ...waiter(TASK_ID), TimeoutSeconds: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) });
+    await handler(again, CONTEXT);
+    const gone = { outcome: Outcome.CALL_FAILED, error: { Error: 'NeptuneGraph.ResourceNotFoundException', Cause: 'Export task not found' } };
+    const answer = await finishWait(again, gone);
+
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID, Data: create.answer.Data });
+  });
+
+  test('a re-read without kept results fails as the loop reported', async () => {
+    const again = event('Update', { ...waiter(TASK_ID), TimeoutSeconds: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) });
+    await handler(again, CONTEXT);
+    const gone = { outcome: Outcome.CALL_FAILED, error: { Error: 'NeptuneGraph.ResourceNotFoundException', Cause: 'Export task not found' } };
+    const answer = await finishWait(again, gone);
+
+    expect(answer).toMatchObject({ Status: 'FAILED', PhysicalResourceId: TASK_ID, Reason: expect.stringContaining('ResourceNotFoundException') });
+  });
+
+  test('a move to a new task never answers with results kept for another one', async () => {
+    await run(createEvent());
+    const moved = update(OTHER_TASK_ID, TASK_ID, TASK_ID);
+    await handler(moved, CONTEXT);
+    const answer = await finishWait(moved, { outcome: Outcome.TASK_ENDED, task: { TaskId: OTHER_TASK_ID, Status: 'FAILED', StatusReason: 'bucket gone' } });
+
+    expect(answer).toMatchObject({ Status: 'FAILED', PhysicalResourceId: TASK_ID, Reason: expect.stringContaining('bucket gone') });
   });
 });
 
 describe('events nobody can be answered', () => {
   test('an event without a ResponseURL is logged and ignored', async () => {
-    const event: Json = createEvent();
-    delete event.ResponseURL;
-    await expect(handler(event, CONTEXT)).resolves.toBeUndefined();
+    const e: Json = createEvent();
+    delete e.ResponseURL;
+    await expect(handler(e, CONTEXT)).resolves.toBeUndefined();
 
-    expect(sfn.calls).toEqual([]);
-    expect(receiver.attempts(event.RequestId)).toEqual([]);
+    expect(env.sfn.calls).toEqual([]);
+    expect(env.receiver.attempts(e.RequestId)).toEqual([]);
+    expect(env.logLines.some((line) => line.includes('nobody to answer'))).toBe(true);
   });
 
   test.each([
@@ -566,355 +792,76 @@ describe('events nobody can be answered', () => {
     ['a number', 42],
     ['undefined', undefined],
     ['an empty object', {}],
-  ])('%s as the event does not throw', async (_name, event) => {
-    await expect(handler(event, CONTEXT)).resolves.toBeUndefined();
-    expect(sfn.calls).toEqual([]);
+  ])('%s as the event does not throw', async (_name, e) => {
+    await expect(handler(e, CONTEXT)).resolves.toBeUndefined();
+    expect(env.sfn.calls).toEqual([]);
+    expect(env.ssm.calls).toEqual([]);
   });
 });
 
 describe('the handler never throws on a CloudFormation event', () => {
   test.each(['ResourceProperties', 'RequestType'])('a %s getter that throws still gets a FAILED answer', async (property) => {
-    const event = createEvent();
-    Object.defineProperty(event, property, {
+    const e = createEvent();
+    Object.defineProperty(e, property, {
       get() {
         throw new Error('unreadable');
       },
     });
-    await expect(handler(event, CONTEXT)).resolves.toBeUndefined();
+    await expect(handler(e, CONTEXT)).resolves.toBeUndefined();
 
-    const answer = answerOf(event);
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
     expect(answer.Reason).toContain('unreadable');
-    expect(sfn.calls).toEqual([]);
+    expect(startCalls()).toEqual([]);
   });
 
   test.each(['RequestId', 'StackId', 'PhysicalResourceId', 'ResponseURL', 'neptuneGraphExportWaiterAnswer'])(
     'a %s getter that throws does not make the handler throw',
     async (property) => {
-      const event = createEvent();
-      Object.defineProperty(event, property, {
+      const e = createEvent();
+      Object.defineProperty(e, property, {
         get() {
           throw new Error('unreadable');
         },
       });
-      await expect(handler(event, CONTEXT)).resolves.toBeUndefined();
+      await expect(handler(e, CONTEXT)).resolves.toBeUndefined();
     },
   );
 
   test.each(['not a url', 'ftp://example.com/answer', 'http://', '/relative/path?X-Amz-Signature=abc'])(
     'a ResponseURL %j that is not a usable URL does not make the handler throw',
     async (responseUrl) => {
-      secrets.push(responseUrl);
-      const event = { ...receiver.event('Delete', VALID, { physicalResourceId: TASK_ID }), ResponseURL: responseUrl };
-      await expect(handler(event, CONTEXT)).resolves.toBeUndefined();
+      env.secrets.push(responseUrl);
+      const e = { ...event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID }), ResponseURL: responseUrl };
+      await expect(handler(e, CONTEXT)).resolves.toBeUndefined();
     },
   );
 
   test('a ResponseURL that refuses every answer does not make the handler throw', async () => {
-    raw.statuses = [500, 500, 500];
-    const event = { ...receiver.event('Delete', VALID, { physicalResourceId: TASK_ID }), ResponseURL: raw.url() };
-    await expect(handler(event, CONTEXT)).resolves.toBeUndefined();
-    expect(raw.requests).toHaveLength(3);
-  });
-});
-
-describe('answers from the wait loop', () => {
-  test('SUCCEEDED answers SUCCESS with the 12 attributes as strings', async () => {
-    const event = createEvent();
-    await handler(loopPayload(event, { outcome: 'TASK_ENDED', task: SUCCEEDED_TASK }));
-
-    const answer = answerOf(event);
-    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: TASK_ID });
-    expect(answer.Data).toEqual({
-      TaskId: TASK_ID,
-      GraphId: 'g-0123456789',
-      Status: 'SUCCEEDED',
-      Format: 'PARQUET',
-      ParquetType: 'COLUMNAR',
-      Destination: 's3://my-bucket/exports/',
-      KmsKeyIdentifier: SUCCEEDED_TASK.KmsKeyIdentifier,
-      RoleArn: SUCCEEDED_TASK.RoleArn,
-      NumVerticesWritten: '1200000',
-      NumEdgesWritten: '5400000',
-      TimeElapsedSeconds: '754',
-      StartTime: '2025-01-01T00:00:00.000Z',
-    });
+    env.raw.statuses = [500, 500, 500];
+    const e = { ...event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID }), ResponseURL: env.raw.url() };
+    await expect(handler(e, CONTEXT)).resolves.toBeUndefined();
+    expect(env.raw.requests).toHaveLength(3);
   });
 
-  test('SUCCEEDED without optional fields answers every attribute, empty or zero', async () => {
-    const event = createEvent();
-    const task = { TaskId: TASK_ID, GraphId: 'g-0123456789', Status: 'SUCCEEDED', Format: 'CSV', Destination: 's3://b/', KmsKeyIdentifier: 'k', RoleArn: 'r' };
-    await handler(loopPayload(event, { outcome: 'TASK_ENDED', task }));
+  test('a 100 kB property value is refused in well under a second, quoted short', async () => {
+    // Redacting URLs from a log line must not backtrack over a long run of letters.
+    const e = createEvent({ ...WAITER_PROPERTIES, TaskIdentifier: `t-${'a'.repeat(100_000)}://` });
+    const started = Date.now();
+    await handler(e, CONTEXT);
 
-    const data = answerOf(event).Data;
-    expect(Object.keys(data).sort()).toEqual([...ATTRIBUTE_NAMES].sort());
-    expect(data).toMatchObject({ ParquetType: '', NumVerticesWritten: '0', NumEdgesWritten: '0', TimeElapsedSeconds: '0', StartTime: '' });
-    for (const value of Object.values(data)) expect(typeof value).toBe('string');
-  });
-
-  test('SUCCEEDED reads camelCase task fields too', async () => {
-    const event = createEvent();
-    const task = {
-      taskId: TASK_ID,
-      graphId: 'g-0123456789',
-      status: 'SUCCEEDED',
-      format: 'PARQUET',
-      parquetType: 'COLUMNAR',
-      destination: 's3://b/',
-      kmsKeyIdentifier: 'k',
-      roleArn: 'r',
-      exportTaskDetails: { startTime: 1735689600, timeElapsedSeconds: 12, progressPercentage: 100, numVerticesWritten: 3, numEdgesWritten: 4 },
-    };
-    await handler(loopPayload(event, { outcome: 'TASK_ENDED', task }));
-
-    expect(answerOf(event)).toMatchObject({
-      Status: 'SUCCESS',
-      Data: {
-        TaskId: TASK_ID,
-        Status: 'SUCCEEDED',
-        ParquetType: 'COLUMNAR',
-        NumVerticesWritten: '3',
-        NumEdgesWritten: '4',
-        TimeElapsedSeconds: '12',
-        StartTime: '2025-01-01T00:00:00.000Z',
-      },
-    });
-  });
-
-  test.each(['FAILED', 'CANCELLED', 'DELETED'])('%s answers FAILED with the task id, status and status reason', async (status) => {
-    const event = createEvent();
-    const task = { TaskId: TASK_ID, Status: status, StatusReason: 'The role cannot write to the bucket' };
-    await handler(loopPayload(event, { outcome: 'TASK_ENDED', task }, { FailedPhysicalResourceId: 'failed-id' }));
-
-    const answer = answerOf(event);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
-    expect(answer.PhysicalResourceId).toBe('failed-id');
-    expect(answer.Reason).toContain(TASK_ID);
-    expect(answer.Reason).toContain(status);
-    expect(answer.Reason).toContain('The role cannot write to the bucket');
-    expect(answer.Data).toBeUndefined();
-  });
-
-  test('a failed task without a status reason says the service gave none', async () => {
-    const event = createEvent();
-    await handler(loopPayload(event, { outcome: 'TASK_ENDED', task: { Status: 'FAILED' } }));
-
-    expect(answerOf(event).Reason).toBe(`Export task ${TASK_ID} ended with status FAILED: the service gave no reason`);
-  });
-
-  test('TIMED_OUT answers FAILED: did not finish within 30 minutes', async () => {
-    const event = createEvent();
-    const task = { Status: 'EXPORTING', ExportTaskDetails: { ProgressPercentage: 42, TimeElapsedSeconds: 1790 } };
-    await handler(loopPayload(event, { outcome: 'TIMED_OUT', task, error: {} }));
-
-    const answer = answerOf(event);
-    expect(answer.Status).toBe('FAILED');
-    expect(answer.Reason).toContain(`Export task ${TASK_ID} did not finish within 30 minutes`);
-    expect(answer.Reason).toContain('EXPORTING, 42%');
-  });
-
-  test('CALL_FAILED answers FAILED with the error name and cause', async () => {
-    const event = createEvent();
-    const error = { Error: 'NeptuneGraph.ResourceNotFoundException', Cause: 'Export task t-0123456789 not found' };
-    await handler(loopPayload(event, { outcome: 'CALL_FAILED', error }));
-
-    const answer = answerOf(event);
-    expect(answer.Status).toBe('FAILED');
-    expect(answer.Reason).toContain('NeptuneGraph.ResourceNotFoundException');
-    expect(answer.Reason).toContain('Export task t-0123456789 not found');
-  });
-
-  test('a task without a status answers FAILED', async () => {
-    const event = createEvent();
-    await handler(loopPayload(event, { outcome: 'TASK_ENDED', task: { Status: 'MISSING' } }));
-
-    expect(answerOf(event)).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining('no status') });
-  });
-
-  test('an unknown outcome answers FAILED', async () => {
-    const event = createEvent();
-    await handler(loopPayload(event, { outcome: 'SOMETHING_ELSE' }));
-
-    expect(answerOf(event)).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining('"SOMETHING_ELSE"') });
-  });
-
-  test('an answer without a ResponseURL is logged and ignored', async () => {
-    await expect(handler({ neptuneGraphExportWaiterAnswer: { answer: { outcome: 'TIMED_OUT' }, cloudFormation: {} } })).resolves.toBeUndefined();
-  });
-
-  test('fails with AnswerNotDelivered, without the URL, when the ResponseURL answers 500 three times', async () => {
-    raw.statuses = [500, 500, 500];
-    const url = raw.url();
-    const event = createEvent();
-    const error = await handler(loopPayload(event, { outcome: 'TASK_ENDED', task: SUCCEEDED_TASK }, { ResponseURL: url })).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-
-    expect(error).toBeInstanceOf(Error);
-    expect(error!.name).toBe('AnswerNotDelivered');
-    expect(error!.message).toContain('HTTP 500');
-    expect(error!.message).not.toContain(url);
-    expect(error!.message).not.toContain('127.0.0.1');
-    expect(error!.message).not.toContain(signaturesIn(url)[0]);
-    expect(raw.requests).toHaveLength(3);
-  });
-
-  test('delivers on the third attempt after two 500s', async () => {
-    raw.statuses = [500, 503];
-    await handler(loopPayload(createEvent(), { outcome: 'TASK_ENDED', task: SUCCEEDED_TASK }, { ResponseURL: raw.url() }));
-
-    expect(raw.requests).toHaveLength(3);
-  });
-
-  test('does not retry a 403', async () => {
-    raw.statuses = [403];
-    const promise = handler(loopPayload(createEvent(), { outcome: 'TASK_ENDED', task: SUCCEEDED_TASK }, { ResponseURL: raw.url() }));
-
-    await expect(promise).rejects.toMatchObject({ name: 'AnswerNotDelivered' });
-    expect(raw.requests).toHaveLength(1);
-  });
-});
-
-describe('serializeAnswer', () => {
-  const base: CloudFormationAnswer = {
-    Status: 'FAILED',
-    PhysicalResourceId: TASK_ID,
-    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/MyStack/0a1b2c3d-0000-4000-8000-000000000000',
-    RequestId: 'd6e1b2a4-0000-4000-8000-000000000001',
-    LogicalResourceId: 'Waiter',
-  };
-  const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
-  const data = (count: number, size: number) => Object.fromEntries(ATTRIBUTE_NAMES.slice(0, count).map((name) => [name, 'v'.repeat(size)]));
-
-  function expectValid(body: string): Json {
-    expect(bytes(body)).toBeLessThanOrEqual(MAX_ANSWER_BYTES);
-    const parsed = JSON.parse(body);
-    expect(parsed).toMatchObject({
-      Status: base.Status,
-      PhysicalResourceId: base.PhysicalResourceId,
-      StackId: base.StackId,
-      RequestId: base.RequestId,
-      LogicalResourceId: base.LogicalResourceId,
-    });
-    return parsed;
-  }
-
-  test('leaves an answer that fits unchanged', () => {
-    const answer = { ...base, Reason: 'short', Data: data(12, 20) };
-    expect(JSON.parse(serializeAnswer(answer))).toEqual(answer);
-  });
-
-  test('shortens a 10 kB Reason to fit in 4096 bytes', () => {
-    const parsed = expectValid(serializeAnswer({ ...base, Reason: 'r'.repeat(10_240) }));
-    expect(parsed.Reason).toMatch(/^r+\.\.\.$/);
-    expect(bytes(parsed.Reason)).toBeGreaterThan(3000);
-  });
-
-  test('shortens the Reason before the attributes', () => {
-    const parsed = expectValid(serializeAnswer({ ...base, Reason: 'r'.repeat(10_240), Data: data(1, 3072) }));
-    expect(parsed.Data.TaskId).toBe('v'.repeat(3072));
-    expect(parsed.Reason).toMatch(/^r+\.\.\.$/);
-  });
-
-  test('shortens 3 kB attribute values once the Reason is short, and keeps every key', () => {
-    const parsed = expectValid(serializeAnswer({ ...base, Reason: 'r'.repeat(10_240), Data: data(12, 3072) }));
-    expect(Object.keys(parsed.Data).sort()).toEqual([...ATTRIBUTE_NAMES].sort());
-    expect(bytes(parsed.Reason)).toBeLessThanOrEqual(64);
-    for (const value of Object.values(parsed.Data)) expect(typeof value).toBe('string');
-  });
-
-  test('fits a Reason of multi-byte characters and characters JSON escapes', () => {
-    expectValid(serializeAnswer({ ...base, Reason: '€😀"\\\n'.repeat(3000) }));
-  });
-
-  test('shortens a PhysicalResourceId to at most 1024 bytes', () => {
-    const body = serializeAnswer({ ...base, Status: 'SUCCESS', PhysicalResourceId: 'p'.repeat(2000) });
-    expect(bytes(JSON.parse(body).PhysicalResourceId)).toBeLessThanOrEqual(1024);
-    expect(bytes(body)).toBeLessThanOrEqual(MAX_ANSWER_BYTES);
-  });
-
-  test('never sends an empty PhysicalResourceId', () => {
-    expect(JSON.parse(serializeAnswer({ ...base, PhysicalResourceId: '' })).PhysicalResourceId).not.toBe('');
-  });
-});
-
-describe('putAnswer', () => {
-  test('keeps the path and query byte for byte', async () => {
-    const url = raw.url();
-    await putAnswer(url, '{}', 2000);
-
-    expect(raw.requests).toHaveLength(1);
-    expect(raw.requests[0].url).toBe(SIGNED_PATH);
-    expect(raw.requests[0].url).toContain('%3A');
-    expect(raw.requests[0].url).toContain('%2F');
-    expect(raw.requests[0].url).toContain('%7C');
-  });
-
-  test('sends a PUT with Content-Length, an empty Content-Type and no chunked encoding', async () => {
-    const body = JSON.stringify({ Status: 'SUCCESS', Reason: 'ünïcödé' });
-    await putAnswer(raw.url(), body, 2000);
-
-    const [request] = raw.requests;
-    expect(request.method).toBe('PUT');
-    expect(request.headers['content-length']).toBe(String(Buffer.byteLength(body)));
-    expect([undefined, '']).toContain(request.headers['content-type']);
-    expect(request.headers['transfer-encoding']).toBeUndefined();
-    expect(request.body).toBe(body);
-  });
-
-  test('honours an http:// URL with a custom port', async () => {
-    // A signature of realistic length: a short one would turn up inside unrelated ids in the log check.
-    const url = raw.url('/answer?X-Amz-Signature=5b1d6c0e9a4f2873e6d0c1b2a39f8e7d6c5b4a3928170f6e5d4c3b2a19081726');
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
-    await putAnswer(url, '{}', 2000);
-
-    expect(raw.requests.map((r) => r.url)).toEqual(['/answer?X-Amz-Signature=5b1d6c0e9a4f2873e6d0c1b2a39f8e7d6c5b4a3928170f6e5d4c3b2a19081726']);
-  });
-
-  test('refuses a URL that is not http(s), without retrying and without quoting it', async () => {
-    const promise = putAnswer('ftp://example.com/x?X-Amz-Signature=abc', '{}', 2000);
-
-    await expect(promise).rejects.toBeInstanceOf(AnswerRefused);
-    await expect(promise).rejects.toMatchObject({ retryable: false });
-    await expect(promise).rejects.toThrow(/^(?!.*example\.com)(?!.*abc)/);
-  });
-
-  test('reports a 5xx as retryable and a 403 as not, without the URL', async () => {
-    raw.statuses = [502, 403];
-    const url = raw.url();
-    const first = await putAnswer(url, '{}', 2000).catch((e: AnswerRefused) => e);
-    const second = await putAnswer(url, '{}', 2000).catch((e: AnswerRefused) => e);
-
-    expect(first).toMatchObject({ name: 'AnswerRefused', retryable: true, message: expect.stringContaining('HTTP 502') });
-    expect(second).toMatchObject({ name: 'AnswerRefused', retryable: false, message: expect.stringContaining('HTTP 403') });
-    for (const error of [first, second]) expect((error as Error).message).not.toContain('127.0.0.1');
-  });
-});
-
-describe('redact', () => {
-  test('replaces URLs', () => {
-    const url = raw.url();
-    expect(redact(`PUT ${url} failed`)).toBe('PUT <url> failed');
-  });
-
-  test('removes X-Amz-* values outside a URL', () => {
-    const text = 'query X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA%2Fx&X-Amz-Security-Token=IQoJb3JpZ2lu';
-    const redacted = redact(text);
-    expect(redacted).not.toMatch(/deadbeef|AKIA|IQoJb3JpZ2lu/);
-    expect(redacted).toContain('X-Amz-Signature=<redacted>');
-  });
-
-  test('leaves text without URLs alone', () => {
-    expect(redact('Export task t-0123456789 ended with status FAILED')).toBe('Export task t-0123456789 ended with status FAILED');
+    expect(answer.Reason.length).toBeLessThan(400);
   });
 });
 
 describe('logs', () => {
   test('the handler logged, and no line contains a ResponseURL or its signature', () => {
     // Runs last: by now every test above has invoked the handler with ResponseURLs.
-    expect(logLines.length).toBeGreaterThan(20);
-    expect(receiver.secrets.length).toBeGreaterThan(10);
-    expect(leakingLines()).toEqual([]);
+    expect(env.logLines.length).toBeGreaterThan(20);
+    expect(env.receiver.secrets.length).toBeGreaterThan(10);
+    expect(env.leakingLines()).toEqual([]);
   });
 });

@@ -39,6 +39,17 @@ describe('a stack with one default waiter', () => {
   test('suppresses exactly the inherent findings, each with a reason and the narrowest applies_to', () => {
     const list = suppressions(defaultStack());
     expect(list.map(({ type, id, appliesTo }) => ({ type, id, appliesTo }))).toEqual([
+      // The handler: its own Parameter Store path, its own state machine's executions, X-Ray.
+      {
+        type: 'AWS::IAM::Policy',
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):parameter\\/cdk-neptune-graph-export\\/[A-Za-z0-9-]+\\/\\*$/' }],
+      },
+      {
+        type: 'AWS::IAM::Policy',
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[A-Za-z0-9-]+:\\*$/' }],
+      },
       { type: 'AWS::IAM::Policy', id: 'AwsSolutions-IAM5', appliesTo: ['Resource::*'] },
       { type: 'AWS::Lambda::Function', id: 'Serverless-LambdaDLQ', appliesTo: undefined },
       // Newer aws-cdk-lib releases know runtimes newer than the pinned Node.js 22.
@@ -84,8 +95,15 @@ describe('a stack with every option turned on', () => {
 describe('an environment-agnostic stack', () => {
   test('has no unsuppressed findings (the suppressions match <AWS::Region> and <AWS::AccountId> too)', () => {
     const stack = stackWith((s) => {
-      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789' });
       new ExportTaskWaiter(s, 'Imported', { taskIdentifier: 't-0123456789', logGroup: logs.LogGroup.fromLogGroupName(s, 'Logs', 'waiters') });
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789' });
+    }, true);
+    expect([...findings(stack, 'Error'), ...findings(stack, 'Warning')]).toEqual([]);
+  });
+
+  test('with its own log group too', () => {
+    const stack = stackWith((s) => {
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789' });
     }, true);
     expect([...findings(stack, 'Error'), ...findings(stack, 'Warning')]).toEqual([]);
   });

@@ -11,6 +11,7 @@
  * finds the destination of the latest export that succeeded.
  */
 import { CfnOutput, CfnParameter, Duration, Stack, StackProps, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -130,7 +131,10 @@ exports.handler = async () => {
   return { destination: Parameter.Value, files, bytes };
 };`),
     });
-    ssm.StringParameter.fromStringParameterName(this, 'Destination', props.destinationParameterName).grantRead(this.function);
+    // Exactly the call the function makes. (grantRead would add ssm:DescribeParameters, which IAM
+    // only authorizes on "*", on this parameter's ARN: a grant that can never apply.)
+    const destination = ssm.StringParameter.fromStringParameterName(this, 'Destination', props.destinationParameterName);
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [destination.parameterArn] }));
     props.bucket.grantRead(this.function);
   }
 }

@@ -128,7 +128,7 @@ describe('an export started by an AwsCustomResource, waited for by ExportTaskWai
       oldProperties: { ...d.properties(), TaskIdentifier: firstTaskId },
     }));
     const body = answeredOnce(d, answer);
-    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: secondTaskId, Data: attributesOfEmulatedTask(d.emulator.task(secondTaskId)!.describe()) });
+    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${secondTaskId};${firstTaskId}`, Data: attributesOfEmulatedTask(d.emulator.task(secondTaskId)!.describe()) });
   });
 
   test('when StartExportTask is refused, the AwsCustomResource fails with the service\'s message and no task exists to wait for', async () => {

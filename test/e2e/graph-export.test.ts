@@ -21,7 +21,8 @@ import {
 import {
   ExportDestination, ExportFormat, ExportOutputType, ExportTaskWaiter, GraphExport, GraphExportProps, MultiValueHandling, ParquetType,
 } from '../../src';
-import { SIGNAL_FIELDS } from '../../src/constants';
+import { WAITER_RESOURCE_TYPE } from '../../src/constants';
+import { exportFingerprint } from '../../lambda/physical-id';
 import { RecordedSignal, SignalBody } from '../harness/cloudformation';
 import { LocalDeployment, LocalDeploymentOptions } from '../harness/local-deployment';
 import { RecordedCall, TaskScript } from '../harness/neptune-emulator';
@@ -148,17 +149,29 @@ const EXPECTED_REQUEST = {
   tags: TAGS,
 };
 
-/** The outputs of the stack, as CloudFormation renders them from the answer (or the WaitCondition). */
-function outputs(d: LocalDeployment, answerData: Record<string, string> | undefined): Record<string, string> {
-  const waiterId = d.waiters()[0].logicalId;
+/** The outputs of the stack, as CloudFormation renders them from the answer of the resource that carries the attributes. */
+function outputs(d: LocalDeployment, answerData: Record<string, string> | undefined, waiterId = d.waiters()[0].logicalId): Record<string, string> {
   return Object.fromEntries(Object.entries(d.template.Outputs ?? {}).map(([name, output]) => {
     const getAtt = (output.Value as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
-    if (getAtt) {
-      expect(getAtt[0]).toBe(waiterId);
-      return [name.replace(/^Export/, ''), answerData?.[getAtt[1]] ?? '<missing>'];
-    }
-    return [name.replace(/^Export/, ''), d.evaluateWaitConditionAttribute(output.Value)];
+    expect(getAtt?.[0]).toBe(waiterId);
+    return [name.replace(/^Export/, ''), answerData?.[getAtt![1]] ?? '<missing>'];
   }));
+}
+
+/** The physical id of a GraphExport: its task, and the fingerprint of the export request the handler checked. */
+function exportPhysicalId(taskId: string, d: LocalDeployment): string {
+  const request = Object.fromEntries(Object.entries(d.properties().Export as Record<string, unknown>).filter(([, v]) => v !== '' && v !== undefined && v !== null));
+  return `${taskId}:${exportFingerprint(request)}`;
+}
+
+/** Long-wait mode: the waiter created after the WaitCondition reads the finished task; its answer carries the attributes. */
+async function readResult(d: LocalDeployment, taskId: string): Promise<{ logicalId: string; data: Record<string, string> }> {
+  const result = d.waiters().find((w) => w.type === WAITER_RESOURCE_TYPE && w.logicalId.includes('Result'));
+  expect(result).toBeDefined();
+  const answer = await d.run(d.event('Create', { logicalId: result!.logicalId, properties: { TaskIdentifier: taskId } }));
+  const body = answeredOnce(d, answer);
+  expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: taskId });
+  return { logicalId: result!.logicalId, data: body.Data ?? {} };
 }
 
 describe('Create', () => {
@@ -177,7 +190,7 @@ describe('Create', () => {
     expect(d.emulator.requestOf(starts[0])).toEqual(EXPECTED_REQUEST);
     const taskId = starts[0].taskId!;
     expect(taskId).toMatch(/^t-[a-z0-9]{10}$/);
-    expect(body.PhysicalResourceId).toBe(taskId);
+    expect(body.PhysicalResourceId).toBe(exportPhysicalId(taskId, d));
     const task = d.emulator.task(taskId)!.describe();
     expect(body.Data).toEqual(attributesOfEmulatedTask(task));
     expect(body.Data).toMatchObject({
@@ -198,7 +211,7 @@ describe('Create', () => {
     expect(receivedAt(answer) - (start + endOf(TWENTY_MINUTES))).toBeLessThanOrEqual(10);
     expect(new Set(getExportTaskCalls(d).map((call) => call.taskId))).toEqual(new Set([taskId]));
     expect(d.executions).toHaveLength(1);
-    expect(d.executions[0].path.slice(0, 4)).toEqual(['StartWaiting', 'ExportToStart', 'StartExportTask', 'NoteStartedTask']);
+    expect(d.executions[0].path.slice(0, 5)).toEqual(['StartWaiting', 'ExportToStart', 'StartExportTask', 'ReadStartedTaskId', 'NoteStartedTask']);
   });
 
   test('exports the graph defined in the stack (its GraphId attribute), without tags or filter', async () => {
@@ -248,7 +261,7 @@ describe('Create', () => {
     expect(startExportTaskCalls(d)).toHaveLength(1);
     expect(d.executions).toHaveLength(1);
     expect(d.cloudFormation.attempts(event.RequestId)).toHaveLength(1);
-    expect((answer.body as AnswerBody).PhysicalResourceId).toBe(startExportTaskCalls(d)[0].taskId);
+    expect((answer.body as AnswerBody).PhysicalResourceId).toBe(exportPhysicalId(startExportTaskCalls(d)[0].taskId!, d));
   });
 
   test('fails before starting anything when a value resolved at deploy time is invalid', async () => {
@@ -276,14 +289,15 @@ describe('Update', () => {
     const properties = d.properties();
     expect(properties.TimeoutSeconds).toBe('3000');
 
+    const existingId = exportPhysicalId(EXISTING_TASK_ID, d);
     const answer = await d.run(d.event('Update', {
-      physicalResourceId: EXISTING_TASK_ID,
+      physicalResourceId: existingId,
       oldProperties: { ...properties, TimeoutSeconds: '1800' },
     }));
 
     const body = answeredOnce(d, answer);
     expect(body.Status).toBe('SUCCESS');
-    expect(body.PhysicalResourceId).toBe(EXISTING_TASK_ID);
+    expect(body.PhysicalResourceId).toBe(existingId);
     expect(body.Data).toEqual(attributesOfEmulatedTask(existing.describe()));
     expect(startExportTaskCalls(d)).toEqual([]);
     expect(new Set(getExportTaskCalls(d).map((call) => call.taskId))).toEqual(new Set([EXISTING_TASK_ID]));
@@ -309,8 +323,8 @@ describe('Update', () => {
     expect(starts).toHaveLength(1);
     expect(d.emulator.requestOf(starts[0])).toMatchObject({ format: 'CSV', graphIdentifier: GRAPH_ID });
     expect(d.emulator.requestOf(starts[0])).not.toHaveProperty('parquetType');
-    expect(body.PhysicalResourceId).toBe(starts[0].taskId);
-    expect(body.PhysicalResourceId).not.toBe(EXISTING_TASK_ID);
+    // The new export, then the one it replaces (which a rollback of this Update returns to).
+    expect(body.PhysicalResourceId).toBe(`${exportPhysicalId(starts[0].taskId!, d)};${EXISTING_TASK_ID}`);
     expect(body.Data).toMatchObject({ Format: 'CSV', ParquetType: '' });
   });
 
@@ -426,7 +440,7 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     // The custom resource: SUCCESS as soon as the export was started.
     const body = answeredOnce(d, answer);
     const taskId = startExportTaskCalls(d)[0].taskId!;
-    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: taskId, Data: { TaskId: taskId } });
+    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: exportPhysicalId(taskId, d), Data: { TaskId: taskId } });
     expect(receivedAt(answer) - start).toBeLessThan(2);
     expect(startExportTaskCalls(d)).toHaveLength(1);
 
@@ -440,11 +454,12 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     expect(signal.receivedAt / 1000 - end).toBeLessThanOrEqual(10);
     expect(await d.signalFor(condition.logicalId)).toBe(signal);
 
-    // What the template reads: Fn::Select(i, Fn::Split('|', Fn::GetAtt [Condition, Data])).
-    expect(JSON.parse(d.waitConditionData(condition.logicalId))).toEqual({ [taskId]: signal.body.Data });
+    // Then CloudFormation creates the waiter that reads the finished task: its answer carries the
+    // attributes, byte for byte what custom-resource mode answers.
+    const result = await readResult(d, taskId);
     const task = d.emulator.task(taskId)!.describe();
-    expect(outputs(d, undefined)).toEqual(attributesOfEmulatedTask(task));
-    expect(outputs(d, undefined)).toMatchObject({
+    expect(outputs(d, result.data, result.logicalId)).toEqual(attributesOfEmulatedTask(task));
+    expect(outputs(d, result.data, result.logicalId)).toMatchObject({
       TaskId: taskId,
       Status: 'SUCCEEDED',
       Destination: `s3://${BUCKET}/${PREFIX}`,
@@ -452,10 +467,9 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
       NumEdgesWritten: '12345678',
       TimeElapsedSeconds: String(endOf(FIVE_HOURS)),
     });
-    expect(Object.keys(outputs(d, undefined))).toEqual(SIGNAL_FIELDS);
 
-    // One execution answered twice: AnswerStarted, then the signal.
-    expect(d.executions).toHaveLength(1);
+    // One execution answered twice (AnswerStarted, then the signal); a second one read the task for the result.
+    expect(d.executions).toHaveLength(2);
     expect(d.executions[0].path).toContain('AnswerStarted');
     expect(d.executions[0].path.indexOf('AnswerStarted')).toBeLessThan(d.executions[0].path.indexOf('GetExportTask'));
     // Polling stayed sparse over five hours.
@@ -472,7 +486,7 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
 
     const body = answeredOnce(d, answer);
     const taskId = startExportTaskCalls(d)[0].taskId!;
-    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: taskId });
+    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: exportPhysicalId(taskId, d) });
     const signal = onlySignal(d, condition.handleLogicalId);
     expect(signal.violations).toEqual([]);
     expect(signal.body.Status).toBe('FAILURE');
@@ -480,7 +494,7 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     expect(signal.body.Reason).toContain(taskId);
     expect(signal.body.Reason).toContain('FAILED');
     expect(signal.body.Reason).toContain('Access denied writing to the destination: check the export role');
-    expect(signal.body.Data).toBe('');
+    expect(signal.body.Data).toBe(taskId);
   });
 
   test('an export that cannot start fails the custom resource, and nothing is signalled', async () => {
@@ -515,7 +529,8 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     const signal = onlySignal(d, condition.handleLogicalId);
     expect(signal.body).toMatchObject({ Status: 'SUCCESS', UniqueId: EXISTING_TASK_ID });
     expect(signal.receivedAt / 1000 - (start + endOf(FIVE_HOURS))).toBeLessThanOrEqual(10);
-    expect(outputs(d, undefined)).toEqual(attributesOfEmulatedTask(task.describe()));
+    const result = await readResult(d, EXISTING_TASK_ID);
+    expect(outputs(d, result.data, result.logicalId)).toEqual(attributesOfEmulatedTask(task.describe()));
   });
 });
 
@@ -548,7 +563,8 @@ describe('the harness', () => {
   test('serves the GraphExport from the waiter function among several, and resolves its properties to physical values', async () => {
     const d = await deployExport({ timeout: Duration.hours(6) });
     expect(Object.values(d.template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(2);
-    expect(d.waiters().map((w) => w.type)).toEqual(['Custom::NeptuneGraphExport']);
+    // The export, and the waiter that reads its results after the WaitCondition.
+    expect(d.waiters().map((w) => w.type)).toEqual(['Custom::NeptuneGraphExport', 'Custom::NeptuneGraphExportTaskWaiter']);
     const properties = d.properties();
     expect(properties).toMatchObject({
       ServiceToken: d.functionArn,

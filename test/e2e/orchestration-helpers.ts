@@ -151,6 +151,8 @@ const RUNNING = new Set(['INITIALIZING', 'EXPORTING']);
 /**
  * The invariants every lifecycle must keep, as a list of what broke (empty when all hold):
  * - no operation ends ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED or DELETE_FAILED, and no Delete fails;
+ * - IAM never refuses a call of the handler or of the state machine (the grants are complete, and in
+ *   effect before they are needed);
  * - every request CloudFormation waited for to the end is answered exactly once, any other at most
  *   once, and no answer breaks CloudFormation's contract;
  * - only a forward Create, or a forward Update that changes what is exported, may start an export
@@ -164,6 +166,9 @@ export function brokenInvariants(stack: OrchestratedStack, cancelOnDelete: boole
     for (const e of op.events) {
       if (e.status === 'DELETE_FAILED') problems.push(`${e.logicalId} DELETE_FAILED: ${e.reason ?? ''}`);
     }
+  }
+  for (const { call, refusal } of stack.refusals) {
+    if (/AccessDenied|AWSLambdaException/.test(refusal.error)) problems.push(`IAM refused ${call.caller}'s ${call.service} ${call.operation}: ${refusal.message}`);
   }
   const receiver = stack.deployment.cloudFormation;
   if (receiver.violations.length > 0) problems.push(`answers broke the contract: ${receiver.violations.join('; ')}`);

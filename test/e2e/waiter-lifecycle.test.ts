@@ -425,18 +425,25 @@ describe('Delete', () => {
  * would notice the breakage, rather than pass whatever the loop does.
  */
 describe('the suite notices a broken deployment', () => {
-  test('the throttled long export fails when GetExportTask does not treat throttling as transient', async () => {
+  test('the throttled long export is never answered when GetExportTask neither retries throttling nor catches what outlasts its retries', async () => {
     const d = await deploy(waiterStack({ timeout: Duration.minutes(55) }), {
-      transformDefinition: mutations.forget('GetExportTask', 'NeptuneGraph.ThrottlingException', ['Retry', 'Catch']),
+      // No throttling Retry (only the two quick catch-all retries remain), and no catch-all Catch.
+      transformDefinition: (definition) => {
+        const broken = mutations.forget('GetExportTask', 'NeptuneGraph.ThrottlingException', ['Retry'])(definition);
+        broken.States.GetExportTask.Catch = (broken.States.GetExportTask.Catch as Array<{ ErrorEquals: string[] }>)
+          .filter((rule) => !rule.ErrorEquals.includes('States.ALL'));
+        return broken;
+      },
     });
     addThrottledLongExport(d);
 
-    const answer = await d.run(d.event('Create'));
+    await d.invoke(d.event('Create'));
+    await d.idle();
 
-    const body = answeredOnce(d, answer);
-    expect(body.Status).toBe('FAILED');
-    expect(body.Reason).toContain('ThrottlingException');
-    expect(d.executions[0].path).toContain('CallFailed');
+    // The execution dies on the first throttling that outlasts the retries, and nobody answers.
+    expect(d.executions[0].status).toBe('FAILED');
+    expect(d.executions[0].error).toContain('Rate exceeded');
+    expect(d.cloudFormation.answers()).toEqual([]);
   });
 
   test('without its throttling Retry, GetExportTask still rides out the throttling through the transient Catch', async () => {

@@ -543,12 +543,20 @@ describe('WaitCondition handles and signals', () => {
     expect(cfn.violations).toEqual([`signal Handle: ${expected}`]);
   });
 
-  test('a second signal with the same UniqueId is a violation; the data keeps the latest', async () => {
+  test('a repeated signal with the same UniqueId that says the same is allowed', async () => {
+    const url = cfn.waitConditionHandle('Handle');
+    await put(url, goodSignal());
+    await put(url, goodSignal());
+    expect(cfn.violations).toEqual([]);
+    expect(cfn.signals('Handle')).toHaveLength(2);
+  });
+
+  test('a second signal with the same UniqueId but other data is a violation; the data keeps the latest', async () => {
     const url = cfn.waitConditionHandle('Handle');
     await put(url, goodSignal());
     await put(url, goodSignal({ Data: '|c|' }));
     await put(url, goodSignal({ UniqueId: 'other', Data: 'x' }));
-    expect(cfn.violations).toEqual(['signal Handle: signalled more than once with UniqueId "t-abcdefghij" (accepted signal #2)']);
+    expect(cfn.violations).toEqual(['signal Handle: signalled again with UniqueId "t-abcdefghij" but another Status or Data (accepted signal #2)']);
     expect(JSON.parse(cfn.waitConditionData('Handle'))).toEqual({ 't-abcdefghij': '|c|', 'other': 'x' });
     expect((await cfn.signalFor('Handle', 10)).body).toMatchObject({ Data: '|a|b|' });
   });

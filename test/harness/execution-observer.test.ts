@@ -107,6 +107,26 @@ describe('history events', () => {
     });
   });
 
+  test('each execution counts only its own events, however many ran before or run alongside', async () => {
+    // A Wait in every round lets concurrent executions interleave.
+    const d = await withDefinition({
+      StartAt: 'Count',
+      States: {
+        Count: { Type: 'Pass', Parameters: { 'i.$': 'States.MathAdd($.i, 1)', 'limit.$': '$.limit' }, Next: 'Pause' },
+        Pause: { Type: 'Wait', Seconds: 5, Next: 'Check' },
+        Check: { Type: 'Choice', Choices: [{ Variable: '$.i', NumericLessThanPath: '$.limit', Next: 'Count' }], Default: 'Done' },
+        Done: { Type: 'Succeed' },
+      },
+    });
+    const first = await runExecution(d, { i: 0, limit: 10 }, 'first');
+    const counted = first.historyEvents;
+    await Promise.all([runExecution(d, { i: 0, limit: 10 }, 'second'), runExecution(d, { i: 0, limit: 20 }, 'third')]);
+
+    // 1 + 6 * rounds + 2 (Succeed) + 1 (ExecutionSucceeded)
+    expect(d.executions.map((e) => [e.name, e.historyEvents])).toEqual([['first', 64], ['second', 64], ['third', 124]]);
+    expect(first.historyEvents).toBe(counted);
+  });
+
   test('an execution whose 25,000th event is ExecutionSucceeded succeeds', async () => {
     const d = await withDefinition(COUNTER);
     // 1 + 4 * 6249 + 2 (Succeed) + 1 (ExecutionSucceeded) = 25,000
@@ -234,25 +254,44 @@ describe('States.JsonMerge', () => {
     const record = await runExecution(d, { overrides: { ExportFilter: null } });
     expect(record.path).toEqual(['Read', 'Check', 'Same']);
   });
+
+  test('a merge with a quoted, escaped, multi-byte string in its first argument works (the interpreter is patched, not the expression)', async () => {
+    const d = await withDefinition({
+      StartAt: 'Merge',
+      States: {
+        Merge: { Type: 'Pass', Parameters: { 'merged.$': 'States.JsonMerge($.a, $.b, false)' }, Next: 'Done' },
+        Done: { Type: 'Succeed' },
+      },
+    });
+    const tricky = 'vertex «Ünïcødé» "quoted" \\ back\nslash, {}';
+    const run = await runExecution(d, { a: { text: tricky }, b: { more: 1 } }, 'tricky');
+    expect(run.status).toBe('SUCCEEDED');
+  });
 });
 
 describe('secrets in execution data', () => {
-  test('a ResponseURL or its signature anywhere in input, state data or task parameters is reported, without the secret itself', async () => {
+  // Data enters an execution only through its input and its tasks: those are what is scanned (a
+  // state's input and output are copies of them).
+  test('a ResponseURL or its signature in the execution input or a task\'s parameters or result is reported, without the secret itself', async () => {
     const d = await withDefinition({
       StartAt: 'Copy',
       States: {
-        Copy: { Type: 'Pass', Parameters: { 'signature.$': '$.signature' }, Next: 'Clean' },
-        Clean: { Type: 'Pass', Result: { nothing: 'here' }, Next: 'Done' },
+        Copy: { Type: 'Pass', Parameters: { 'signature.$': '$.signature', 'taskId.$': '$.taskId' }, Next: 'Read' },
+        Read: { Type: 'Task', Resource: GET_EXPORT_TASK, Parameters: { 'TaskIdentifier.$': '$.taskId' }, ResultPath: '$.task', Next: 'Done' },
         Done: { Type: 'Succeed' },
       },
     });
     const event = d.event('Create');
-    const signature = new URL(event.ResponseURL).searchParams.get('X-Amz-Signature');
-    const leaked = await runExecution(d, { signature }, 'leaked');
-    const clean = await runExecution(d, { signature: 'not-a-secret' }, 'clean');
+    const signature = String(new URL(event.ResponseURL).searchParams.get('X-Amz-Signature'));
+    d.emulator.addTask({ taskId: TASK_ID, initializingSeconds: 0, exportingSeconds: 0, outcome: 'FAILED', statusReason: `see ${event.ResponseURL}` });
+    d.emulator.addTask({ taskId: 't-abcdefghij', initializingSeconds: 0, exportingSeconds: 0 });
+    const leakedInInput = await runExecution(d, { signature, taskId: 't-abcdefghij' }, 'input');
+    const leakedByTask = await runExecution(d, { signature: 'not-a-secret', taskId: TASK_ID }, 'task');
+    const clean = await runExecution(d, { signature: 'not-a-secret', taskId: 't-abcdefghij' }, 'clean');
 
-    expect(leaked.secretSightings).toEqual(['input', 'Copy input', 'Copy output', 'Clean input']);
-    expect(leaked.secretSightings.join(' ')).not.toContain(String(signature));
+    expect(leakedInInput.secretSightings).toEqual(['input']);
+    expect(leakedByTask.secretSightings).toEqual(['Read result']);
+    expect([...leakedInInput.secretSightings, ...leakedByTask.secretSightings].join(' ')).not.toContain(signature);
     expect(clean.secretSightings).toEqual([]);
   });
 });

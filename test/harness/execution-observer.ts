@@ -79,6 +79,8 @@ export class ExecutionTerminatingError extends Error {
 }
 
 type Json = Record<string, unknown>;
+const SIGNATURE = /^[0-9a-f]{64}$/;
+const HEX_RUN = /[0-9a-f]{64}/g;
 type EventLogger = Record<string, (...args: unknown[]) => void>;
 
 /** Observes one execution. `secrets` is read at each check (new secrets are issued as tests run). */
@@ -94,6 +96,9 @@ export class ExecutionObserver {
   /** Set by a task wrapper when a quota was broken inside a task; raised by the next hook. */
   private pendingTermination?: ExecutionTerminatingError;
   private ended = false;
+  private secretsSeen = -1;
+  private signatures = new Set<string>();
+  private otherSecrets: string[] = [];
 
   constructor(
     private readonly record: ExecutionObservations,
@@ -195,6 +200,23 @@ export class ExecutionObserver {
     }
   }
 
+  /**
+   * Whether the text holds an issued secret. Every presigned URL carries its 64-hex X-Amz-Signature,
+   * which is listed as a secret too: looking up the text's 64-hex runs in a set finds any of them at
+   * once (a hundred waiters issue hundreds of secrets; testing each against every state's data took
+   * most of a load test's time). Secrets of another shape are still searched one by one.
+   */
+  private holdsSecret(text: string): boolean {
+    const secrets = this.secrets();
+    if (secrets.length !== this.secretsSeen) {
+      this.secretsSeen = secrets.length;
+      this.signatures = new Set(secrets.filter((secret) => SIGNATURE.test(secret)));
+      this.otherSecrets = secrets.filter((secret) => secret !== '' && !SIGNATURE.test(secret)
+        && ![...secret.matchAll(HEX_RUN)].some(([run]) => this.signatures.has(run)));
+    }
+    return (text.match(HEX_RUN) ?? []).some((run) => this.signatures.has(run)) || this.otherSecrets.some((secret) => text.includes(secret));
+  }
+
   /** Payload quota and secret scan of one piece of data the history would hold. */
   private inspect(stateName: string | undefined, what: string, data: unknown): void {
     const text = data === undefined ? '' : typeof data === 'string' && stateName === undefined ? data : JSON.stringify(data) ?? '';
@@ -203,7 +225,11 @@ export class ExecutionObserver {
     if (stateName !== undefined) {
       this.record.largestPayloadBytes[stateName] = Math.max(this.record.largestPayloadBytes[stateName] ?? 0, bytes);
     }
-    if (this.secrets().some((secret) => secret !== '' && text.includes(secret)) && !this.record.secretSightings.includes(where)) {
+    // Data enters an execution only through its input and its tasks (parameters read from the context
+    // object, results): scanning those finds any secret the history could hold, and a state's input and
+    // output, which are copies of them, need no scan of their own.
+    const source = stateName === undefined || what === 'parameters' || what === 'result';
+    if (source && this.holdsSecret(text) && !this.record.secretSightings.includes(where)) {
       this.record.secretSightings.push(where);
     }
     if (bytes > MAX_PAYLOAD_BYTES) {

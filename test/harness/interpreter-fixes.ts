@@ -1,19 +1,36 @@
 /**
- * Where aws-local-stepfunctions 3.0.0 behaves unlike Step Functions, and how the harness makes it behave.
+ * The definition as aws-local-stepfunctions 3.0.0 must be given it to behave like Step Functions.
+ * Each rewrite is an equivalent form of the same definition that the interpreter evaluates correctly;
+ * nothing else changes.
  *
  * - Type tests: `{ "Variable": "$.x", "IsNull": false }` is evaluated as `false && ...`, i.e. always
- *   false, where Step Functions means "is not null". The definition is given to the interpreter with
- *   each such rule rewritten to the equivalent `{ "Not": { ..., "IsNull": true } }` (asInterpreterRuns).
+ *   false, where Step Functions means "is not null". Rewritten to `{ "Not": { ..., "IsNull": true } }`.
  * - `States.JsonMerge(a, b, false)` is implemented as `Object.assign(a, b)`: it writes b's fields into
  *   a, and when `a` is a path into `$$.Execution.Input` that changes the execution input seen by every
- *   later state (Step Functions' intrinsic functions are pure). The interpreter is loaded with that one
- *   line changed to merge into a new object (loadInterpreter). Rewriting the definition instead (merging
- *   into `States.StringToJson(States.JsonToString(a))`) is not an option: the interpreter's nested
- *   intrinsics break on strings holding quotes, such as a long statusReason.
+ *   later state (Step Functions' intrinsic functions are pure). `loadInterpreter` loads the package
+ *   with that one line changed to merge into a copy. (Rewriting the expression to merge into
+ *   `States.StringToJson(States.JsonToString(a))` instead does not work: the interpreter mangles
+ *   quotes and backslashes in that round trip.)
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+
+const IMPURE_MERGE = 'return Object.assign(obj1, obj2);';
+const PURE_MERGE = 'return Object.assign(cloneJSON(obj1), obj2);';
+
+/** aws-local-stepfunctions, with States.JsonMerge made pure. Fails loudly if the package's code changed. */
+export function loadInterpreter<T>(): T {
+  const file = require.resolve('aws-local-stepfunctions');
+  const source = fs.readFileSync(file, 'utf8');
+  if (source.split(IMPURE_MERGE).length !== 2 || !source.includes('function cloneJSON(')) {
+    throw new Error(`${file}: the States.JsonMerge implementation the harness patches was not found exactly once`);
+  }
+  const module = { exports: {} as T };
+  const evaluate = new Function('exports', 'require', 'module', '__filename', '__dirname', source.replace(IMPURE_MERGE, PURE_MERGE));
+  evaluate(module.exports, createRequire(file), module, file, path.dirname(file));
+  return module.exports;
+}
 
 type Json = Record<string, unknown>;
 export type Definition = Json & { States: Record<string, Json> };
@@ -22,8 +39,9 @@ export type Definition = Json & { States: Record<string, Json> };
 const TYPE_TESTS = ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
 
 export function asInterpreterRuns<D extends Definition>(definition: D): D {
-  const states = Object.fromEntries(Object.entries(definition.States).map(([name, state]) =>
-    [name, state.Type === 'Choice' ? { ...state, Choices: rewriteTypeTests(state.Choices) } : state]));
+  const states = Object.fromEntries(Object.entries(definition.States).map(([name, state]) => {
+    return [name, state.Type === 'Choice' ? { ...state, Choices: rewriteTypeTests(state.Choices) } : state];
+  }));
   return { ...definition, States: states };
 }
 
@@ -37,30 +55,4 @@ function rewriteTypeTests(rule: unknown): unknown {
     return { Not: { ...condition, [test]: true }, ...(Next === undefined ? {} : { Next }) };
   }
   return Object.fromEntries(Object.entries(r).map(([key, value]) => [key, ['And', 'Or', 'Not', 'Choices'].includes(key) ? rewriteTypeTests(value) : value]));
-}
-
-/** The line of aws-local-stepfunctions 3.0.0 that implements States.JsonMerge, and its pure replacement. */
-const MUTATING_MERGE = 'return Object.assign(obj1, obj2);';
-const PURE_MERGE = 'return Object.assign({}, structuredClone(obj1), structuredClone(obj2));';
-
-let interpreter: unknown;
-
-/**
- * The interpreter's CommonJS build, evaluated with States.JsonMerge made pure. Its own dependencies
- * load as usual. Fails loudly when the line is not found exactly once (another version of the package):
- * whoever upgrades it must check whether the fix is still needed.
- */
-export function loadInterpreter<T>(): T {
-  if (!interpreter) {
-    const entry = require.resolve('aws-local-stepfunctions');
-    const source = fs.readFileSync(entry, 'utf8');
-    if (source.split(MUTATING_MERGE).length !== 2) {
-      throw new Error(`${entry}: the States.JsonMerge line to fix was not found exactly once; check the fix in test/harness/interpreter-fixes.ts`);
-    }
-    const module = { exports: {} };
-    const evaluate = new Function('exports', 'require', 'module', '__filename', '__dirname', `${source.replace(MUTATING_MERGE, PURE_MERGE)}\n//# sourceURL=${entry}`);
-    evaluate(module.exports, createRequire(entry), module, entry, path.dirname(entry));
-    interpreter = module.exports;
-  }
-  return interpreter as T;
 }

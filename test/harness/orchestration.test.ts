@@ -67,6 +67,29 @@ describe('IAM statements count once their policy is in effect', () => {
     expect(stack.startedTasks()).toEqual([]);
   });
 
+  test('statements added to the loop policy by an update do not count before the policy update completes', async () => {
+    const stack = await orchestrate(waiterStack());
+    stack.deployment.emulator.addTask({ ...TEN_MINUTES, taskId: TASK_ID });
+    stack.deployment.emulator.startDefaults = TWENTY_MINUTES;
+    expectStatus(await stack.deploy(), 'CREATE_COMPLETE');
+    // With its role outside the stack and no DependsOn, the GraphExport depends only on the function
+    // (its ServiceToken), which the loop policy's update does not hold up.
+    const next = templateOf(exportStack({ existingRole: true, waiterTaskId: TASK_ID }));
+    const exportId = idsOfType(next.Resources, 'Custom::NeptuneGraphExport')[0];
+    delete next.Resources[exportId].DependsOn;
+
+    const updated = await stack.update(next);
+
+    // Refused while the policy update was in progress (the loop retries such a denial, so the
+    // export may start later: what it does next is the product's business).
+    const policy = loopPolicyOf(next.Resources);
+    const policyUpdated = updated.events.find((e) => e.logicalId === policy && e.status === 'UPDATE_COMPLETE')!.at;
+    const denials = stack.refusals.filter((r) => r.refusal.error === 'NeptuneGraph.AccessDeniedException');
+    expect(denials.length).toBeGreaterThan(0);
+    expect(denials[0].refusal.message).toMatch(/is not authorized to perform: (neptune-graph:StartExportTask|iam:PassRole)/);
+    expect(denials.filter((d) => !(d.at < policyUpdated)).map((d) => `${d.at} ${policyUpdated} ${d.refusal.message}`)).toEqual([]);
+  });
+
   test('PassRole is refused when its condition names another service', async () => {
     const template = templateOf(exportStack());
     const document = template.Resources[loopPolicyOf(template.Resources)].Properties!.PolicyDocument as { Statement: Array<Record<string, unknown>> };

@@ -191,6 +191,8 @@ export class OrchestratedStack {
   public readonly operations: StackOperation[] = [];
   /** Every request sent to the waiter function, across operations. */
   public readonly requests: CustomResourceRequest[] = [];
+  /** Every call the model refused (a resource not created yet, IAM, a running export of the graph), in order. */
+  public readonly refusals: Array<{ readonly call: GatedCall; readonly refusal: CallRefusal; readonly at: number }> = [];
   /** The stack name CloudFormation would show (from the receiver's stack id). */
   public readonly stackName: string;
 
@@ -789,6 +791,12 @@ export class OrchestratedStack {
   // The gate: what exists, what IAM allows ---------------------------------------------------------
 
   private gate(call: GatedCall): CallRefusal | undefined {
+    const refusal = this.refusalOf(call);
+    if (refusal) this.refusals.push({ call, refusal, at: this.now() });
+    return refusal;
+  }
+
+  private refusalOf(call: GatedCall): CallRefusal | undefined {
     const api = call.caller === 'handler';
     const input = call.input;
     const field = (name: string) => input[name] ?? input[name.charAt(0).toLowerCase() + name.slice(1)];

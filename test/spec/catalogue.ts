@@ -35,8 +35,12 @@ function synth(build: (stack: Stack) => void, envAgnostic = false): () => Promis
   return async () => {
     const stack = new Stack(new App(), 'SpecStack', envAgnostic ? {} : { env: ENV });
     build(stack);
-    return [{ stackName: stack.stackName, template: Template.fromStack(stack).toJSON() as CfnTemplate }];
+    return [synthesized(stack)];
   };
+}
+
+function synthesized(stack: Stack): SynthesizedStack {
+  return { stackName: stack.stackName, template: Template.fromStack(stack).toJSON() as CfnTemplate };
 }
 
 /** A GraphExport of a prefix of a bucket of the stack, with a key of the stack, plus the given props. */
@@ -65,11 +69,20 @@ export const CATALOGUE: CatalogueEntry[] = [
     templates: synth((s) => new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: TASK_ID, timeout: Duration.hours(6) })),
   },
   {
-    name: 'ExportTaskWaiter: own log group, no tracing, next to a default waiter',
-    templates: synth((s) => {
-      new ExportTaskWaiter(s, 'Default', { taskIdentifier: TASK_ID });
-      new ExportTaskWaiter(s, 'Custom', { taskIdentifier: 't-abcdefghij', logGroup: new logs.LogGroup(s, 'MyLogs'), tracing: false });
-    }),
+    // One infrastructure per stack, configured by its first waiter: other settings need another stack.
+    name: 'ExportTaskWaiter: own log group and no tracing in one stack, defaults in another',
+    templates: async () => {
+      const app = new App();
+      const defaults = new Stack(app, 'SpecDefaults', { env: ENV });
+      new ExportTaskWaiter(defaults, 'Default', { taskIdentifier: TASK_ID });
+      const custom = new Stack(app, 'SpecCustom', { env: ENV });
+      const logGroup = new logs.LogGroup(custom, 'MyLogs');
+      new ExportTaskWaiter(custom, 'Custom', { taskIdentifier: 't-abcdefghij', logGroup, tracing: false });
+      // Later waiters of the stack leave the settings unset, or repeat them.
+      new ExportTaskWaiter(custom, 'Second', { taskIdentifier: 't-bcdefghijk' });
+      new ExportTaskWaiter(custom, 'Third', { taskIdentifier: 't-cdefghijkl', logGroup, tracing: false });
+      return [defaults, custom].map(synthesized);
+    },
   },
   {
     name: 'ExportTaskWaiter: encrypted log group, tracing, poll intervals, 55 min',
@@ -179,13 +192,29 @@ export const CATALOGUE: CatalogueEntry[] = [
       new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: first.attrTaskId });
     }),
   },
-  // The example app (examples/export-pipeline), as examples.test.ts imports it.
+  // The example apps, as examples.test.ts imports them (each app module synthesizes itself once loaded).
   {
-    name: 'example app: ExportPipeline and ExportConsumer',
+    name: 'example app: export-pipeline',
     templates: async () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { pipeline, consumer } = require('../../examples/export-pipeline/app') as typeof import('../../examples/export-pipeline/app');
-      return [pipeline, consumer].map((stack) => ({ stackName: stack.stackName, template: Template.fromStack(stack).toJSON() as CfnTemplate }));
+      return [pipeline, consumer].map(synthesized);
+    },
+  },
+  {
+    name: 'example app: pipeline-task-id',
+    templates: async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { stack } = require('../../examples/pipeline-task-id/app') as typeof import('../../examples/pipeline-task-id/app');
+      return [synthesized(stack)];
+    },
+  },
+  {
+    name: 'example app: aws-custom-resource-export',
+    templates: async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { stack } = require('../../examples/aws-custom-resource-export/app') as typeof import('../../examples/aws-custom-resource-export/app');
+      return [synthesized(stack)];
     },
   },
   // The integration test app, synthesized afresh (its snapshot may lag behind the code).

@@ -22,6 +22,7 @@ export type Rule =
   | 'iam/unknown-condition-key'
   | 'sfn/definition-unreadable'
   | 'sfn/asl-invalid'
+  | 'sfn/unchecked-task-resource'
   | 'sfn/unknown-sdk-service'
   | 'sfn/unknown-sdk-action'
   | 'sfn/unknown-parameter'
@@ -29,7 +30,7 @@ export type Rule =
   | 'sfn/parameter-shape'
   | 'sfn/unknown-result-member'
   | 'sfn/unknown-error'
-  | 'sfn/sdk-iam-action';
+  | 'sfn/task-iam-action';
 
 /** One finding per paragraph: where, which rule, what, and the proof. */
 export function formatFindings(findings: readonly Finding[]): string {

@@ -7,15 +7,15 @@
 import { cloudFormationFindings } from './cloudformation-checks';
 import { Finding } from './finding';
 import { iamFindings } from './iam-checks';
-import { SdkRequestSource, stepFunctionsFindings } from './stepfunctions-checks';
-import { CfnTemplate } from './template';
+import { ConditionalGrant, SdkRequestSource, stepFunctionsFindings } from './stepfunctions-checks';
+import { CfnTemplate, isIntrinsic } from './template';
 import { GRAPH_EXPORT_RESOURCE_TYPE, Props } from '../../src/constants';
 
 export type { Finding, Rule } from './finding';
 export { formatFindings } from './finding';
 export type { CfnTemplate } from './template';
-export type { SdkRequestSource } from './stepfunctions-checks';
-export { COMMON_API_ERRORS } from './stepfunctions-checks';
+export type { ConditionalGrant, OptimizedIntegration, SdkRequestSource } from './stepfunctions-checks';
+export { COMMON_API_ERRORS, OPTIMIZED_INTEGRATIONS } from './stepfunctions-checks';
 export { specVersions } from './specs';
 
 /**
@@ -27,9 +27,40 @@ export const LIBRARY_REQUEST_SOURCES: SdkRequestSource[] = [
   { sdkAction: 'neptunegraph:startExportTask', resourceType: GRAPH_EXPORT_RESOURCE_TYPE, property: Props.EXPORT },
 ];
 
+/** The logical ids of a template's GraphExports (for which `where` holds). */
+function graphExports(template: CfnTemplate, where: (properties: Record<string, unknown>) => boolean = () => true): string[] {
+  return Object.entries(template.Resources ?? {})
+    .filter(([, resource]) => resource.Type === GRAPH_EXPORT_RESOURCE_TYPE && where(resource.Properties ?? {}))
+    .map(([id]) => id);
+}
+
+/**
+ * This library's loop has StartExportTask and CancelExportTask states in every stack, but reaches
+ * them only for some resources: the handler hands the loop a StartExportTask request only for a
+ * GraphExport, and sets cancelOnTimeout only for a GraphExport whose CancelOnDelete is 'true' (it
+ * reads `String(CancelOnDelete) === 'true'`; a value computed at deploy time may be 'true').
+ */
+export const LIBRARY_CONDITIONAL_GRANTS: ConditionalGrant[] = [
+  {
+    sdkAction: 'neptunegraph:startExportTask',
+    reachableWith: `a GraphExport (${GRAPH_EXPORT_RESOURCE_TYPE})`,
+    reachers: (template) => graphExports(template),
+  },
+  {
+    sdkAction: 'neptunegraph:cancelExportTask',
+    reachableWith: `a GraphExport with ${Props.CANCEL_ON_DELETE} 'true'`,
+    reachers: (template) => graphExports(template, (properties) => {
+      const value = properties[Props.CANCEL_ON_DELETE];
+      return isIntrinsic(value) || String(value) === 'true';
+    }),
+  },
+];
+
 export interface SpecCheckOptions {
   /** @default LIBRARY_REQUEST_SOURCES */
   readonly requestSources?: readonly SdkRequestSource[];
+  /** @default LIBRARY_CONDITIONAL_GRANTS */
+  readonly conditionalGrants?: readonly ConditionalGrant[];
 }
 
 /** Every disagreement of the template with CloudFormation's, IAM's and the AWS APIs' specifications. */
@@ -37,6 +68,10 @@ export function specFindings(template: CfnTemplate, options: SpecCheckOptions = 
   return [
     ...cloudFormationFindings(template),
     ...iamFindings(template),
-    ...stepFunctionsFindings(template, options.requestSources ?? LIBRARY_REQUEST_SOURCES),
+    ...stepFunctionsFindings(
+      template,
+      options.requestSources ?? LIBRARY_REQUEST_SOURCES,
+      options.conditionalGrants ?? LIBRARY_CONDITIONAL_GRANTS,
+    ),
   ];
 }

@@ -57,6 +57,8 @@ const roleTrusting = (t: Json, service: string) =>
 const policyOf = (t: Json, roleId: string) =>
   t.Resources[idOfType(t, 'AWS::IAM::Policy', (r) => r.Properties.Roles.some((role: Json) => role.Ref === roleId))];
 
+const state = (definition: Json, name: string): Json => definition.States[name];
+
 /** Edits the state machine's definition as plain JSON. */
 function editDefinition(template: Json, edit: (definition: Json) => void): void {
   const machine = template.Resources[stateMachineId(template)];
@@ -172,8 +174,6 @@ describe('Service Authorization Reference', () => {
 });
 
 describe('Amazon States Language and the Neptune Analytics API model', () => {
-  const state = (definition: Json, name: string): Json => definition.States[name];
-
   test('a definition asl-validator rejects', () => {
     const added = addedBy((t) => editDefinition(t, (d) => {
       state(d, 'GuardWait').Default = 'NoSuchState';
@@ -216,10 +216,23 @@ describe('Amazon States Language and the Neptune Analytics API model', () => {
 
   test('a path that reads a member the SDK result does not have', () => {
     const added = addedBy((t) => editDefinition(t, (d) => {
-      state(d, 'CheckStatus').Choices[0].Or[0].Variable = '$.last.task.State';
+      // The rule that tells the terminal statuses apart.
+      state(d, 'CheckStatus').Choices[1].Or[0].Variable = '$.last.task.State';
       state(d, 'StartExportTask').ResultSelector = { 'taskId.$': '$.TaskID' };
     }));
     expectOnly(added, 'sfn/unknown-result-member', '$.last.task.State reads State from the result of GetExportTask', "$.TaskID reads TaskID, which StartExportTask's result does not have");
+  });
+
+  test('a member read in the model\'s casing behind no IsPresent test of it, and a misspelt one behind one', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      // NoteStartedTaskCamelCase reads $.started.result.taskId, now entered when TaskId is present instead.
+      state(d, 'ReadStartedTaskId').Choices[1].Variable = '$.started.result.TaskId';
+      state(d, 'NoteStartedTask').Parameters['taskId.$'] = '$.started.result.TaskID';
+    }));
+    expectOnly(added, 'sfn/unknown-result-member',
+      /NoteStartedTaskCamelCase\.Parameters\.taskId\.\$\n.*reads taskId .*returns it as TaskId; a read in the model's casing must be an IsPresent test or behind one/,
+      /NoteStartedTask\.Parameters\.taskId\.\$\n.*reads TaskID .*returns it as TaskId\)/);
+    expect(added).toHaveLength(2);
   });
 
   test('an error name the operation cannot raise', () => {
@@ -228,6 +241,136 @@ describe('Amazon States Language and the Neptune Analytics API model', () => {
     }));
     expectOnly(added, 'sfn/unknown-error', 'cannot raise NoSuchTaskException (no such error in the service model)',
       'cannot raise ConflictException (the service has this error, but not for this operation)');
+  });
+});
+
+describe('the states:startExecution, lambda:invoke and other Task resources', () => {
+  const loopPolicy = (t: Json) => policyOf(t, roleTrusting(t, 'states.amazonaws.com')).Properties.PolicyDocument;
+  const statementWith = (t: Json, action: string) =>
+    loopPolicy(t).Statement.find((s: Json) => [s.Action].flat().includes(action));
+
+  test('StartExecution parameters: a member the API does not have, a required one missing; Input as an object is fine', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      const parameters = state(d, 'ContinueInNewExecution').Parameters;
+      parameters.ExecutionName = 'next';
+      delete parameters['Input.$'];
+      parameters.Input = { resume: { generation: 1 } };
+    }));
+    expectOnly(added, 'sfn/unknown-parameter', 'ExecutionName is not a member of StartExecutionInput');
+    expect(added).toHaveLength(1);
+    const missing = addedBy((t) => editDefinition(t, (d) => {
+      delete state(d, 'ContinueInNewExecution').Parameters.StateMachineArn;
+    }));
+    expectOnly(missing, 'sfn/missing-parameter', 'StartExecutionInput requires StateMachineArn');
+  });
+
+  test('the loop role without states:StartExecution, or with it on another state machine only', () => {
+    const missing = addedBy((t) => {
+      const policy = loopPolicy(t);
+      policy.Statement = policy.Statement.filter((s: Json) => s.Action !== 'states:StartExecution');
+    });
+    expectOnly(missing, 'sfn/task-iam-action', /ContinueInNewExecution calls StartExecution, which needs states:StartExecution; the state machine's role is not granted it/);
+    const elsewhere = addedBy((t) => {
+      statementWith(t, 'states:StartExecution').Resource = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Other';
+    });
+    expectOnly(elsewhere, 'sfn/task-iam-action',
+      'calls StartExecution on arn:aws:states:eu-west-1:123456789012:stateMachine:RulesStack-NeptuneGraphExportWaiter-',
+      'granted states:StartExecution only on arn:aws:states:eu-west-1:123456789012:stateMachine:Other');
+  });
+
+  test('StartExecution error names: another service\'s prefix, no Exception suffix, an error StartExecution does not have', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'ContinueInNewExecution').Retry[0].ErrorEquals = [
+        'Lambda.ServiceException', 'StepFunctions.ExecutionLimitExceeded', 'StepFunctions.TaskDoesNotExistException',
+        'StepFunctions.ExecutionLimitExceededException', 'StepFunctions.ThrottlingException', 'States.TaskFailed',
+      ];
+    }));
+    expectOnly(added, 'sfn/unknown-error',
+      /ErrorEquals\[0\]\n.*Lambda\.ServiceException: ContinueInNewExecution \(states:startExecution\) never raises it/,
+      /ErrorEquals\[1\]\n.*adds the Exception suffix to error names: StepFunctions\.ExecutionLimitExceededException/,
+      /ErrorEquals\[2\]\n.*StartExecution cannot raise TaskDoesNotExistException \(the service has this error, but not for this operation\)/);
+    expect(added).toHaveLength(3);
+  });
+
+  test('a path that reads a member StartExecution\'s result does not have', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'ContinueInNewExecution').ResultSelector = { 'arn.$': '$.ExecutionARN', 'started.$': '$.StartDate' };
+    }));
+    expectOnly(added, 'sfn/unknown-result-member', "$.ExecutionARN reads ExecutionARN, which StartExecution's result does not have (ExecutionArn, StartDate)");
+    expect(added).toHaveLength(1);
+  });
+
+  test('lambda:invoke: a parameter Invoke does not have, and a function the role may not invoke', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      const parameters = state(d, 'AnswerCloudFormation').Parameters;
+      parameters.FunctionName = 'arn:aws:lambda:eu-west-1:123456789012:function:SomeoneElses';
+      parameters.Version = '$LATEST';
+    }));
+    expect(formatFindings(added)).toMatch(/\[sfn\/unknown-parameter\] .*AnswerCloudFormation\.Parameters\.Version\n.*Version is not a member of InvocationRequest/);
+    expect(formatFindings(added)).toMatch(/\[sfn\/task-iam-action\] .*AnswerCloudFormation\.Resource\n.*calls Invoke on arn:aws:lambda:eu-west-1:123456789012:function:SomeoneElses \(FunctionName\), but the state machine's role is granted lambda:InvokeFunction only on arn:aws:lambda:/);
+    expect(added).toHaveLength(2);
+  });
+
+  test('a Task resource the checks describe nothing of: another integration, a .sync pattern', () => {
+    const added = addedBy((t) => editDefinition(t, (d) => {
+      state(d, 'ContinueInNewExecution').Resource = 'arn:aws:states:::states:startExecution.sync:2';
+      state(d, 'CancelExportTask').Resource = 'arn:aws:states:::sqs:sendMessage';
+    }));
+    expectOnly(added, 'sfn/unchecked-task-resource',
+      /ContinueInNewExecution\.Resource\n.*"arn:aws:states:::states:startExecution\.sync:2": the spec checks describe no such Task resource/,
+      /CancelExportTask\.Resource\n.*"arn:aws:states:::sqs:sendMessage"/);
+    expect(added).toHaveLength(2);
+  });
+});
+
+describe('IAM actions the loop needs only with some resources', () => {
+  const loopPolicy = (t: Json) => policyOf(t, roleTrusting(t, 'states.amazonaws.com')).Properties.PolicyDocument;
+  const withoutAction = (t: Json, action: string) => {
+    const policy = loopPolicy(t);
+    policy.Statement = policy.Statement.filter((s: Json) => ![s.Action].flat().includes(action));
+  };
+  const graphExportId = (t: Json) => idOfType(t, 'Custom::NeptuneGraphExport');
+
+  test('a GraphExport stack whose loop role lacks neptune-graph:StartExportTask', () => {
+    const added = addedBy((t) => withoutAction(t, 'neptune-graph:StartExportTask'));
+    expectOnly(added, 'sfn/task-iam-action',
+      /StartExportTask\.Resource\n.*needs neptune-graph:StartExportTask \(reachable: the template has a GraphExport \(Custom::NeptuneGraphExport\): Export\w+\); the state machine's role is not granted it/);
+    expect(added).toHaveLength(1);
+  });
+
+  test('a GraphExport with CancelOnDelete \'true\' whose loop role lacks neptune-graph:CancelExportTask', () => {
+    const added = addedBy((t) => withoutAction(t, 'neptune-graph:CancelExportTask'));
+    expectOnly(added, 'sfn/task-iam-action',
+      /CancelExportTask\.Resource\n.*needs neptune-graph:CancelExportTask \(reachable: the template has a GraphExport with CancelOnDelete 'true': Export\w+\)/);
+    expect(added).toHaveLength(1);
+  });
+
+  test('the grants stay although nothing reaches those tasks: no CancelOnDelete, then no GraphExport at all', () => {
+    const noCancel = addedBy((t) => {
+      delete t.Resources[graphExportId(t)].Properties.CancelOnDelete;
+    });
+    expectOnly(noCancel, 'sfn/task-iam-action',
+      /CancelExportTask \(neptunegraph:cancelExportTask\) is unreachable in this template \(it has no a GraphExport with CancelOnDelete 'true'\), yet the state machine's role is granted neptune-graph:CancelExportTask/);
+    expect(noCancel).toHaveLength(1);
+    const noExport = addedBy((t) => {
+      // The export, and in long-wait mode the WaitCondition and the waiter that reads its result.
+      for (const [id, resource] of Object.entries<Json>(t.Resources)) {
+        if (resource.Type.startsWith('Custom::NeptuneGraphExport') || resource.Type.startsWith('AWS::CloudFormation::WaitCondition')) delete t.Resources[id];
+      }
+    });
+    expect(noExport.map((f) => `${f.rule} ${f.path}`).sort()).toEqual([
+      'sfn/task-iam-action Definition.States.CancelExportTask.Resource',
+      'sfn/task-iam-action Definition.States.StartExportTask.Resource',
+    ]);
+  });
+
+  test('a CancelOnDelete computed at deploy time may be \'true\': the grant is needed', () => {
+    const added = addedBy((t) => {
+      t.Resources[graphExportId(t)].Properties.CancelOnDelete = { Ref: 'CancelOnDelete' };
+      t.Parameters = { ...t.Parameters, CancelOnDelete: { Type: 'String', AllowedValues: ['true', 'false'] } };
+      withoutAction(t, 'neptune-graph:CancelExportTask');
+    });
+    expectOnly(added, 'sfn/task-iam-action', 'needs neptune-graph:CancelExportTask (reachable');
   });
 });
 
@@ -249,7 +392,7 @@ describe('IAM action of an aws-sdk task', () => {
 
   test('CDK\'s derived action neptunegraph:getExportTask: the role lacks neptune-graph:GetExportTask', () => {
     const findings = specFindings(callAwsServiceTemplate());
-    expect(findings.map((f) => f.rule).sort()).toEqual(['iam/unknown-action', 'sfn/sdk-iam-action']);
+    expect(findings.map((f) => f.rule).sort()).toEqual(['iam/unknown-action', 'sfn/task-iam-action']);
     expect(formatFindings(findings)).toMatch(
       /needs neptune-graph:GetExportTask; the state machine's role is not granted it \(it is granted neptunegraph:getExportTask of neptune-graph\/neptunegraph\)/,
     );
@@ -261,7 +404,7 @@ describe('IAM action of an aws-sdk task', () => {
 
   test('a role granted another operation\'s action', () => {
     const findings = specFindings(callAwsServiceTemplate('neptune-graph:ListExportTasks'));
-    expect(findings.map((f) => f.rule)).toContain('sfn/sdk-iam-action');
+    expect(findings.map((f) => f.rule)).toContain('sfn/task-iam-action');
   });
 });
 

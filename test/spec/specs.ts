@@ -172,8 +172,9 @@ export interface ApiService {
 /**
  * The SDK clients whose models the Step Functions checks may use. A definition that calls another
  * service through `aws-sdk:` gets a finding that names the missing model, rather than passing unchecked.
+ * `@aws-sdk/client-lambda` (the model of the lambda:invoke integration) comes with aws-local-stepfunctions.
  */
-export const SDK_CLIENT_PACKAGES = ['@aws-sdk/client-neptune-graph', '@aws-sdk/client-sfn'];
+export const SDK_CLIENT_PACKAGES = ['@aws-sdk/client-neptune-graph', '@aws-sdk/client-sfn', '@aws-sdk/client-lambda'];
 
 // Smithy schema tuples (@smithy/core schema): [9 operation | 3 structure | -3 error | 4 union | 1 list | 2 map, ...].
 const STRUCTURE = 3;
