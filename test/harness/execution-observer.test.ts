@@ -107,6 +107,26 @@ describe('history events', () => {
     });
   });
 
+  test('each execution counts only its own events, however many ran before or run alongside', async () => {
+    // A Wait in every round lets concurrent executions interleave.
+    const d = await withDefinition({
+      StartAt: 'Count',
+      States: {
+        Count: { Type: 'Pass', Parameters: { 'i.$': 'States.MathAdd($.i, 1)', 'limit.$': '$.limit' }, Next: 'Pause' },
+        Pause: { Type: 'Wait', Seconds: 5, Next: 'Check' },
+        Check: { Type: 'Choice', Choices: [{ Variable: '$.i', NumericLessThanPath: '$.limit', Next: 'Count' }], Default: 'Done' },
+        Done: { Type: 'Succeed' },
+      },
+    });
+    const first = await runExecution(d, { i: 0, limit: 10 }, 'first');
+    const counted = first.historyEvents;
+    await Promise.all([runExecution(d, { i: 0, limit: 10 }, 'second'), runExecution(d, { i: 0, limit: 20 }, 'third')]);
+
+    // 1 + 6 * rounds + 2 (Succeed) + 1 (ExecutionSucceeded)
+    expect(d.executions.map((e) => [e.name, e.historyEvents])).toEqual([['first', 64], ['second', 64], ['third', 124]]);
+    expect(first.historyEvents).toBe(counted);
+  });
+
   test('an execution whose 25,000th event is ExecutionSucceeded succeeds', async () => {
     const d = await withDefinition(COUNTER);
     // 1 + 4 * 6249 + 2 (Succeed) + 1 (ExecutionSucceeded) = 25,000
@@ -211,6 +231,28 @@ describe('States.JsonMerge', () => {
     });
     const record = await runExecution(d, { defaults: { a: 1, b: 2 }, override: { b: 3 } });
     expect(record.path).toEqual(['Merge', 'Check', 'Pure']);
+  });
+
+  test('merging a task result whose strings hold quotes and backslashes keeps them as they are', async () => {
+    const reason = 'Access "denied" to s3://bucket/a\\b: {"code": 403}';
+    const d = await withDefinition({
+      StartAt: 'Read',
+      States: {
+        Read: {
+          Type: 'Task',
+          Resource: GET_EXPORT_TASK,
+          Parameters: { TaskIdentifier: TASK_ID },
+          ResultSelector: { 'task.$': 'States.JsonMerge($, $$.Execution.Input.overrides, false)' },
+          Next: 'Check',
+        },
+        Check: { Type: 'Choice', Choices: [{ Variable: '$.task.StatusReason', StringEquals: reason, Next: 'Same' }], Default: 'Changed' },
+        Same: { Type: 'Succeed' },
+        Changed: { Type: 'Fail', Error: 'Changed' },
+      },
+    });
+    d.emulator.addTask({ taskId: TASK_ID, initializingSeconds: 0, exportingSeconds: 0, outcome: 'FAILED', statusReason: reason });
+    const record = await runExecution(d, { overrides: { ExportFilter: null } });
+    expect(record.path).toEqual(['Read', 'Check', 'Same']);
   });
 
   test('a merge with a quoted, escaped, multi-byte string in its first argument works (the interpreter is patched, not the expression)', async () => {

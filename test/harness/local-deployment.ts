@@ -49,7 +49,9 @@ interface LocalStateMachine {
   /** Internal: runs the states; `run` calls it with the run's event logger, which the observer wraps. */
   execute(input: unknown, options: { eventLogger: Record<string, (...args: unknown[]) => void> }, cleanup: () => void): Promise<unknown>;
 }
-const { StateMachine } = loadInterpreter<{ StateMachine: new (definition: unknown) => LocalStateMachine }>();
+// States.JsonMerge fixed to be pure (see interpreter-fixes.ts).
+type StateMachineConstructor = new (definition: unknown, options?: { validationOptions?: { noValidate?: boolean } }) => LocalStateMachine;
+const { StateMachine } = loadInterpreter<{ StateMachine: StateMachineConstructor }>();
 
 /** The handler as users deploy it: built by `npx projen bundle` (part of every build). */
 export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
@@ -226,9 +228,9 @@ export class LocalDeployment {
   private savedEnv: Record<string, string | undefined> = {};
   private restoreConsole?: () => void;
   private random: () => number;
+  private validDefinition?: StateMachineDefinition;
   /** The paced pause in progress, if any (only with `realMsPerVirtualSecond`). */
   private pacing?: Promise<void>;
-  private interpreter?: LocalStateMachine;
 
   private constructor(
     public readonly template: Template,
@@ -603,6 +605,20 @@ export class LocalDeployment {
     return { executionArn };
   }
 
+  /**
+   * The definition as the interpreter runs it, validated once: validating takes about 0.2 s of CPU
+   * (asl-validator), which per execution blocked the endpoints long enough to time out the handler's
+   * StartExecution when a hundred requests arrive at once. Throws the validation error every time.
+   */
+  private interpreterDefinition(): StateMachineDefinition {
+    if (!this.validDefinition) {
+      const definition = asInterpreterRuns(this.definition);
+      new StateMachine(definition);
+      this.validDefinition = definition;
+    }
+    return this.validDefinition;
+  }
+
   /** StopExecution: the execution ends ABORTED at once and its interpreter run stops; it calls nothing more. */
   private stopExecution(executionArn: string, error?: string, cause?: string): { stopDate: number } | ApiError {
     const record = this.executions.find((e) => e.executionArn === executionArn);
@@ -620,9 +636,7 @@ export class LocalDeployment {
     let stateMachine: LocalStateMachine;
     let observer: ExecutionObserver;
     try {
-      // Built once: the interpreter validates (and compiles a JSON schema for) every definition it is given.
-      this.interpreter ??= new StateMachine(asInterpreterRuns(this.definition) as never);
-      stateMachine = this.interpreter;
+      stateMachine = new StateMachine(this.interpreterDefinition(), { validationOptions: { noValidate: true } });
       observer = new ExecutionObserver(record, this.definition.States, () => this.cloudFormation.secrets);
     } catch (error) {
       record.status = 'FAILED';
