@@ -87,7 +87,9 @@ describe('IAM statements count once their policy is in effect', () => {
     const denials = stack.refusals.filter((r) => r.refusal.error === 'NeptuneGraph.AccessDeniedException');
     expect(denials.length).toBeGreaterThan(0);
     expect(denials[0].refusal.message).toMatch(/is not authorized to perform: (neptune-graph:StartExportTask|iam:PassRole)/);
-    expect(denials.filter((d) => !(d.at < policyUpdated)).map((d) => `${d.at} ${policyUpdated} ${d.refusal.message}`)).toEqual([]);
+    // A call at the very instant the update completes may still be refused (virtual time does not
+    // order them); none comes after it.
+    expect(denials.filter((d) => d.at > policyUpdated).map((d) => `${d.at} ${policyUpdated} ${d.refusal.message}`)).toEqual([]);
   });
 
   test('PassRole is refused when its condition names another service', async () => {
