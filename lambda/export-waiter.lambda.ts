@@ -13,7 +13,7 @@ import { cancelExport, cancelExportsStartedFor } from './export-cancellation';
 import { answerFromLoop, LoopAnswer, LoopRequest } from './loop-answers';
 import { forget, forgetResults, requestParameterName, storeRequestSecrets } from './parameter-store';
 import {
-  executionBaseName, exportFingerprint, formatIdentity, parsePhysicalId, PhysicalId, resourceKey, resultsKey,
+  executionBaseName, exportFingerprint, formatPhysicalId, parsePhysicalId, PhysicalId, resourceKey, resultsKey,
 } from './physical-id';
 import {
   ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Limits, Props,
@@ -365,12 +365,10 @@ function planWait(current: PhysicalId | undefined, taskId: string | null, startE
   const wanted = (id: PhysicalId | undefined) => id !== undefined && (fingerprint ? id.fingerprint === fingerprint : id.taskId === taskId);
   const reread = (id: PhysicalId, physicalId: string): WaitPlan =>
     ({ taskId: id.taskId, startExportTask: null, rereadPhysicalId: physicalId, fingerprint, previous: null });
-  if (current && wanted(current)) return reread(current, formatPhysical(current));
+  if (current && wanted(current)) return reread(current, formatPhysicalId(current.identity, current.previous?.identity));
   if (current?.previous && wanted(current.previous)) return reread(current.previous, current.previous.identity);
   return { taskId, startExportTask, rereadPhysicalId: null, fingerprint, previous: current?.identity ?? null };
 }
-
-const formatPhysical = (id: PhysicalId) => (id.previous ? `${id.identity};${id.previous.identity}` : formatIdentity(id.taskId, id.fingerprint));
 
 function readTiming(properties: Json): Omit<Settings, 'plan' | 'cancelOnDelete'> | string {
   const signal = properties[Props.SIGNAL_URL];
