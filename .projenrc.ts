@@ -59,7 +59,7 @@ project.addDevDeps('@aws-cdk/integ-runner@^2.197.10');
 // assets/, which ships in the npm package (users never bundle anything at synth time).
 new awscdk.LambdaFunction(project, {
   entrypoint: 'lambda/export-waiter.lambda.ts',
-  constructFile: 'src/export-waiter-function.ts',
+  constructFile: 'src/private/export-waiter-function.ts',
   constructName: 'ExportWaiterFunction',
   cdkDeps: project.cdkDeps,
   runtime: awscdk.LambdaRuntime.NODEJS_22_X,
@@ -79,13 +79,14 @@ bundleHandler.reset([...bundleArgs, '--minify'].join(' '));
 project.addPackageIgnore('/lambda/');
 project.addPackageIgnore('/examples/');
 project.addPackageIgnore('/bench/');
+project.addPackageIgnore('/harness/');
 project.addPackageIgnore('/docs/');
 project.addPackageIgnore('/.ci/');
 project.addPackageIgnore('/scripts/');
 project.addPackageIgnore('/.tmp/');
 
 // Type-checking (and ESLint's project service) for the folders outside src/ and test/.
-for (const folder of ['lambda', 'examples', 'bench']) {
+for (const folder of ['lambda', 'harness', 'examples', 'bench']) {
   new javascript.TypescriptConfig(project, {
     fileName: `${folder}/tsconfig.json`,
     include: ['**/*.ts'],
@@ -107,10 +108,34 @@ for (const folder of ['lambda', 'examples', 'bench']) {
 project.eslint?.allowDevDeps('lambda/**');
 project.eslint?.allowDevDeps('bench/**');
 project.eslint?.allowDevDeps('examples/**');
+project.eslint?.allowDevDeps('harness/**');
+
+// src/runtime/ is the contract the constructs and the handler share (names, polling policy,
+// validation): it must stay free of aws-cdk-lib so the handler bundle never pulls the CDK in.
+project.eslint?.addOverride({
+  files: ['src/runtime/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        { group: ['aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'], message: 'src/runtime/ is shared with the Lambda handler: no CDK imports.' },
+        { group: ['../*', '!../runtime'], message: 'src/runtime/ imports only itself.' },
+      ],
+    }],
+  },
+});
+// The handler reaches into src/ only for that contract.
+project.eslint?.addOverride({
+  files: ['lambda/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [{ group: ['../src/*', '!../src/runtime'], message: 'The handler shares only src/runtime/ with the constructs.' }],
+    }],
+  },
+});
 
 // ts-jest and ts-node transpile file by file: type-check every folder before the tests run.
 const typecheck = project.addTask('typecheck', { description: 'Type-check tests, handler, examples and benchmarks' });
-for (const config of ['test/tsconfig.json', 'lambda/tsconfig.json', 'examples/tsconfig.json', 'bench/tsconfig.json']) {
+for (const config of ['test/tsconfig.json', 'lambda/tsconfig.json', 'harness/tsconfig.json', 'examples/tsconfig.json', 'bench/tsconfig.json']) {
   typecheck.exec(`tsc --noEmit -p ${config}`);
 }
 project.testTask.prependSpawn(typecheck);

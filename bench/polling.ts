@@ -1,7 +1,7 @@
 /**
  * Polling benchmark: one seeded population of exports, five progress models, five strategies.
  *
- * (a) this library: every export is a real deployment in the local harness (test/harness): the
+ * (a) this library: every export is a real deployment in the local harness (harness/): the
  *     synthesized state machine in aws-local-stepfunctions, the shipped handler bundle, the Neptune
  *     Analytics emulator, on a virtual clock. Run in worker processes (see `runLibraryJobs`).
  * (b)-(e) are rules that ignore progress, so they are simulated on the same population, reading the
@@ -15,9 +15,9 @@ import type { AddressInfo } from 'node:net';
 import { GetExportTaskCommand, waitUntilExportTaskSuccessful } from '@aws-sdk/client-neptune-graph';
 import { install } from '@sinonjs/fake-timers';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import { LocalDeployment, seededRandom } from '../harness/local-deployment';
+import { NeptuneGraphEmulator, progressModels, VirtualClock } from '../harness/neptune-emulator';
 import { ExportTaskWaiter } from '../src';
-import { LocalDeployment, seededRandom } from '../test/harness/local-deployment';
-import { NeptuneGraphEmulator, progressModels, VirtualClock } from '../test/harness/neptune-emulator';
 
 export const MODELS = {
   linear: { progress: progressModels.linear, noise: 0.02, label: 'linear + 2% noise', short: 'linear', informative: true },

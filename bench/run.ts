@@ -16,7 +16,7 @@ import {
   providerFramework, sdkWaiter, summarize, Summary, WAIT_MODES,
 } from './polling';
 import { perAddedWaiter, ScaleMeasurement, VARIANT_LABELS, VARIANTS } from './scale';
-import { FALLBACK_INTERVAL_SECONDS, GROWTH_CAP_DIVISOR, PACE_FRACTION, STALL_PERCENTS } from '../src/polling-policy';
+import { FALLBACK_INTERVAL_SECONDS, GROWTH_CAP_DIVISOR, PACE_FRACTION, STALL_PERCENTS } from '../src/runtime/polling-policy';
 
 const ROOT = path.join(__dirname, '..');
 const CONFIG = {

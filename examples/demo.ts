@@ -9,7 +9,7 @@
  *
  * The state machine and the handler bundle are exactly what `cdk synth` and `npx projen bundle`
  * produce; Neptune Analytics, Step Functions and CloudFormation are the local stand-ins of
- * test/harness. Time is virtual: the export runs for tens of minutes of virtual time, paced to a
+ * harness/. Time is virtual: the export runs for tens of minutes of virtual time, paced to a
  * few real seconds so that its progress can be watched.
  */
 import * as fs from 'node:fs';
@@ -17,10 +17,10 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { ExportTaskResult } from '../src';
 import { ExportPipelineStack } from './export-pipeline/stack';
 import { ExportTaskWaitStack } from './pipeline-task-id/stack';
-import { RecordedAnswer, RecordedSignal } from '../test/harness/cloudformation';
-import { HANDLER_BUNDLE, LocalDeployment } from '../test/harness/local-deployment';
-import { EmulatedTask, FaultRule, TaskScript } from '../test/harness/neptune-emulator';
-import { Template } from '../test/harness/template';
+import { RecordedAnswer, RecordedSignal } from '../harness/cloudformation';
+import { HANDLER_BUNDLE, LocalDeployment } from '../harness/local-deployment';
+import { EmulatedTask, FaultRule, TaskScript } from '../harness/neptune-emulator';
+import { Template } from '../harness/template';
 
 /** Where the demo writes: process.stdout, or a collector in tests. */
 export interface Output {

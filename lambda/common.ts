@@ -1,6 +1,6 @@
 import { AnswerRefused, putAnswer } from './cloudformation-response';
-import { ANSWER_NOT_DELIVERED } from '../src/constants';
-import { show } from '../src/validation';
+import { ANSWER_NOT_DELIVERED } from '../src/runtime/constants';
+import { show } from '../src/runtime/validation';
 
 export type Json = Record<string, unknown>;
 

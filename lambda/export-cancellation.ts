@@ -1,6 +1,6 @@
 import type { NeptuneGraphClient } from '@aws-sdk/client-neptune-graph';
 import { errorText, isObject, Json, log } from './common';
-import { ExportFields } from '../src/constants';
+import { ExportFields } from '../src/runtime/constants';
 
 /** How long a Delete waits for the cancellation to show, at most. */
 const CANCEL_WAIT_MS = 30_000;

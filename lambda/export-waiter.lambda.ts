@@ -16,13 +16,13 @@ import {
   executionBaseName, exportFingerprint, formatPhysicalId, parsePhysicalId, PhysicalId, resourceKey, resultsKey,
 } from './physical-id';
 import {
-  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Limits, Props,
-} from '../src/constants';
-import { buildPollingPolicy, initialLoopState } from '../src/polling-policy';
+  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Limits, ResourceProperties,
+} from '../src/runtime/constants';
+import { buildPollingPolicy, initialLoopState } from '../src/runtime/polling-policy';
 import {
   checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkPollInterval,
   checkPollRange, checkRoleArn, checkTags, checkTaskIdentifier, checkTimeout, parseSeconds, show,
-} from '../src/validation';
+} from '../src/runtime/validation';
 
 export { redact } from './common';
 export { attributesOf, judge } from './loop-answers';
@@ -224,7 +224,7 @@ async function abandonEarlierRequests(
 ): Promise<void> {
   const stopped = await stopSupersededExecutions(stateMachineArn, key, executionBase);
   if (stopped === 0 || !settings.cancelOnDelete) return;
-  const old = isObject(event.OldResourceProperties) ? event.OldResourceProperties[Props.EXPORT] : undefined;
+  const old = isObject(event.OldResourceProperties) ? event.OldResourceProperties[ResourceProperties.EXPORT] : undefined;
   await cancelExportsStartedFor([old as Json], settings.plan.taskId ?? undefined, deadlineMs);
 }
 
@@ -266,14 +266,14 @@ function executionInput(event: Json, settings: Settings, executionBase: string, 
  */
 async function handleDelete(event: Json, responder: Responder, request: Json, physicalId: string, deadlineMs: number): Promise<void> {
   const properties = isObject(event.ResourceProperties) ? event.ResourceProperties : {};
-  const cancelOnDelete = String(properties[Props.CANCEL_ON_DELETE]) === 'true';
+  const cancelOnDelete = String(properties[ResourceProperties.CANCEL_ON_DELETE]) === 'true';
   const current = parsePhysicalId(physicalId);
   const stateMachineArn = process.env[Env.STATE_MACHINE_ARN];
   const stackId = textField(event, 'StackId');
   const logicalId = textField(event, 'LogicalResourceId');
   if (stateMachineArn && stackId && logicalId) {
     const stopped = await stopSupersededExecutions(stateMachineArn, resourceKey(stackId, logicalId), undefined);
-    if (stopped > 0 && cancelOnDelete) await cancelExportsStartedFor([properties[Props.EXPORT] as Json], current?.taskId, deadlineMs);
+    if (stopped > 0 && cancelOnDelete) await cancelExportsStartedFor([properties[ResourceProperties.EXPORT] as Json], current?.taskId, deadlineMs);
   }
   if (current && cancelOnDelete) {
     await cancelExport(current.taskId, deadlineMs);
@@ -333,11 +333,11 @@ function readSettings(event: Json): Settings | string {
   const current = event.RequestType === 'Update' ? parsePhysicalId(stringField(event, 'PhysicalResourceId')) : undefined;
   let plan: WaitPlan;
   if (event.ResourceType !== GRAPH_EXPORT_RESOURCE_TYPE) {
-    const taskProblem = checkTaskIdentifier(Props.TASK_IDENTIFIER, properties[Props.TASK_IDENTIFIER]);
+    const taskProblem = checkTaskIdentifier(ResourceProperties.TASK_IDENTIFIER, properties[ResourceProperties.TASK_IDENTIFIER]);
     if (taskProblem) return taskProblem;
-    plan = planWait(current, properties[Props.TASK_IDENTIFIER] as string, null, null);
+    plan = planWait(current, properties[ResourceProperties.TASK_IDENTIFIER] as string, null, null);
   } else {
-    const request = readExportRequest(properties[Props.EXPORT]);
+    const request = readExportRequest(properties[ResourceProperties.EXPORT]);
     if (typeof request === 'string') return request;
     plan = planWait(current, null, request, exportFingerprint(request));
   }
@@ -347,13 +347,13 @@ function readSettings(event: Json): Settings | string {
   // hand downstream resources the previous export's results. Returning to a task the resource
   // already had (a rollback) waits for nothing new.
   const oldProperties = isObject(event.OldResourceProperties) ? event.OldResourceProperties : {};
-  const sameHandle = timing.signalUrl !== null && oldProperties[Props.SIGNAL_URL] === timing.signalUrl;
+  const sameHandle = timing.signalUrl !== null && oldProperties[ResourceProperties.SIGNAL_URL] === timing.signalUrl;
   if (event.RequestType === 'Update' && sameHandle && plan.rereadPhysicalId === null) {
     return 'This resource waits with a WaitCondition (timeout over 55 minutes), which cannot wait a second time: '
       + `its export changed (${show(current?.taskId ?? stringField(event, 'PhysicalResourceId'))} would be replaced) while the`
       + ' WaitCondition stayed the same. Give the construct a new id to wait for the new export.';
   }
-  return { ...timing, plan, cancelOnDelete: String(properties[Props.CANCEL_ON_DELETE]) === 'true' };
+  return { ...timing, plan, cancelOnDelete: String(properties[ResourceProperties.CANCEL_ON_DELETE]) === 'true' };
 }
 
 /**
@@ -371,9 +371,9 @@ function planWait(current: PhysicalId | undefined, taskId: string | null, startE
 }
 
 function readTiming(properties: Json): Omit<Settings, 'plan' | 'cancelOnDelete'> | string {
-  const signal = properties[Props.SIGNAL_URL];
+  const signal = properties[ResourceProperties.SIGNAL_URL];
   if (signal !== undefined && (typeof signal !== 'string' || !/^https:\/\/|^http:\/\//.test(signal))) {
-    return `${Props.SIGNAL_URL} must be a WaitConditionHandle URL, got a ${typeof signal}`;
+    return `${ResourceProperties.SIGNAL_URL} must be a WaitConditionHandle URL, got a ${typeof signal}`;
   }
   const signalUrl = typeof signal === 'string' ? signal : null;
   const optional = (name: string, fallback: number, check: (n: string, v: unknown) => string | undefined) => {
@@ -381,20 +381,20 @@ function readTiming(properties: Json): Omit<Settings, 'plan' | 'cancelOnDelete'>
     if (value === undefined || value === '') return fallback;
     return check(name, value) ?? (parseSeconds(value) as number);
   };
-  const timeoutSeconds = optional(Props.TIMEOUT_SECONDS, Limits.DEFAULT_TIMEOUT, (n, v) => checkTimeout(n, v, signalUrl !== null));
+  const timeoutSeconds = optional(ResourceProperties.TIMEOUT_SECONDS, Limits.DEFAULT_TIMEOUT, (n, v) => checkTimeout(n, v, signalUrl !== null));
   if (typeof timeoutSeconds === 'string') return timeoutSeconds;
-  const minPollSeconds = optional(Props.MIN_POLL_SECONDS, Limits.DEFAULT_MIN_POLL, checkPollInterval);
+  const minPollSeconds = optional(ResourceProperties.MIN_POLL_SECONDS, Limits.DEFAULT_MIN_POLL, checkPollInterval);
   if (typeof minPollSeconds === 'string') return minPollSeconds;
-  const maxPollSeconds = optional(Props.MAX_POLL_SECONDS, Limits.DEFAULT_MAX_POLL, checkPollInterval);
+  const maxPollSeconds = optional(ResourceProperties.MAX_POLL_SECONDS, Limits.DEFAULT_MAX_POLL, checkPollInterval);
   if (typeof maxPollSeconds === 'string') return maxPollSeconds;
-  const rangeProblem = checkPollRange(Props.MIN_POLL_SECONDS, minPollSeconds, Props.MAX_POLL_SECONDS, maxPollSeconds);
+  const rangeProblem = checkPollRange(ResourceProperties.MIN_POLL_SECONDS, minPollSeconds, ResourceProperties.MAX_POLL_SECONDS, maxPollSeconds);
   if (rangeProblem) return rangeProblem;
   return { timeoutSeconds, minPollSeconds, maxPollSeconds, signalUrl };
 }
 
 /** Checks a GraphExport's StartExportTask request and drops empty optional fields. */
 function readExportRequest(value: unknown): Json | string {
-  const name = Props.EXPORT;
+  const name = ResourceProperties.EXPORT;
   if (!isObject(value)) return `${name} must be an object, got ${show(value)}`;
   const F = ExportFields;
   const field = (key: string) => `${name}.${key}`;

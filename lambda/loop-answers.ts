@@ -8,8 +8,8 @@ import { CloudFormationAnswer, serializeAnswer, MAX_ANSWER_BYTES } from './cloud
 import { CREATE_FAILED_ID, deliver, errorText, isObject, Json, log, text } from './common';
 import { forget, readRequestSecrets, readResults, RequestSecrets, storeResults } from './parameter-store';
 import { formatIdentity, formatPhysicalId, parsePhysicalId, resultsKey } from './physical-id';
-import { ANSWER_NOT_DELIVERED, Attrs, Outcome } from '../src/constants';
-import { show } from '../src/validation';
+import { ANSWER_NOT_DELIVERED, ResourceAttributes, Outcome } from '../src/runtime/constants';
+import { show } from '../src/runtime/validation';
 
 /** What the handler tells the loop about the request it waits for (the execution input's `request`). */
 export interface LoopRequest {
@@ -51,7 +51,7 @@ export async function answerFromLoop(payload: LoopAnswer): Promise<void> {
 
   if (payload.phase === 'started') {
     log('INFO', 'Export task known: answering the custom resource; the WaitCondition waits for the end', description);
-    return deliverAnswer(secrets.ResponseURL, { Status: 'SUCCESS', PhysicalResourceId: successId, ...envelope, Data: { [Attrs.TASK_ID]: taskId } });
+    return deliverAnswer(secrets.ResponseURL, { Status: 'SUCCESS', PhysicalResourceId: successId, ...envelope, Data: { [ResourceAttributes.TASK_ID]: taskId } });
   }
 
   const verdict = await withStoredResults(judge(payload), request, successId);
@@ -160,18 +160,18 @@ export function attributesOf(task: Json): Record<string, string> {
   const details = field(task, 'ExportTaskDetails');
   const str = (value: unknown) => (value === undefined || value === null ? '' : typeof value === 'string' ? value : String(value));
   return {
-    [Attrs.TASK_ID]: str(field(task, 'TaskId')),
-    [Attrs.GRAPH_ID]: str(field(task, 'GraphId')),
-    [Attrs.STATUS]: str(field(task, 'Status')),
-    [Attrs.FORMAT]: str(field(task, 'Format')),
-    [Attrs.PARQUET_TYPE]: str(field(task, 'ParquetType')),
-    [Attrs.DESTINATION]: str(field(task, 'Destination')),
-    [Attrs.KMS_KEY_IDENTIFIER]: str(field(task, 'KmsKeyIdentifier')),
-    [Attrs.ROLE_ARN]: str(field(task, 'RoleArn')),
-    [Attrs.NUM_VERTICES_WRITTEN]: str(field(details, 'NumVerticesWritten') ?? 0),
-    [Attrs.NUM_EDGES_WRITTEN]: str(field(details, 'NumEdgesWritten') ?? 0),
-    [Attrs.TIME_ELAPSED_SECONDS]: str(field(details, 'TimeElapsedSeconds') ?? 0),
-    [Attrs.START_TIME]: startTimeIso(field(details, 'StartTime')),
+    [ResourceAttributes.TASK_ID]: str(field(task, 'TaskId')),
+    [ResourceAttributes.GRAPH_ID]: str(field(task, 'GraphId')),
+    [ResourceAttributes.STATUS]: str(field(task, 'Status')),
+    [ResourceAttributes.FORMAT]: str(field(task, 'Format')),
+    [ResourceAttributes.PARQUET_TYPE]: str(field(task, 'ParquetType')),
+    [ResourceAttributes.DESTINATION]: str(field(task, 'Destination')),
+    [ResourceAttributes.KMS_KEY_IDENTIFIER]: str(field(task, 'KmsKeyIdentifier')),
+    [ResourceAttributes.ROLE_ARN]: str(field(task, 'RoleArn')),
+    [ResourceAttributes.NUM_VERTICES_WRITTEN]: str(field(details, 'NumVerticesWritten') ?? 0),
+    [ResourceAttributes.NUM_EDGES_WRITTEN]: str(field(details, 'NumEdgesWritten') ?? 0),
+    [ResourceAttributes.TIME_ELAPSED_SECONDS]: str(field(details, 'TimeElapsedSeconds') ?? 0),
+    [ResourceAttributes.START_TIME]: startTimeIso(field(details, 'StartTime')),
   };
 }
 

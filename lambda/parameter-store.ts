@@ -10,7 +10,7 @@ import {
   DeleteParameterCommand, GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient,
 } from '@aws-sdk/client-ssm';
 import { errorText, isObject, log } from './common';
-import { Env, ParameterPaths } from '../src/constants';
+import { Env, ParameterPaths } from '../src/runtime/constants';
 
 export interface RequestSecrets {
   readonly ResponseURL: string;

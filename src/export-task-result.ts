@@ -2,7 +2,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { Attrs } from './constants';
+import { ResourceAttributes } from './runtime/constants';
 
 /** How long to wait for an export task, and how to poll it. */
 export interface ExportWaitOptions {
@@ -71,51 +71,51 @@ export abstract class ExportTaskResult extends Construct {
 
   /** The export task's id. @attribute */
   public get attrTaskId(): string {
-    return this._attribute(Attrs.TASK_ID);
+    return this._attribute(ResourceAttributes.TASK_ID);
   }
   /** The id of the exported graph. @attribute */
   public get attrGraphId(): string {
-    return this._attribute(Attrs.GRAPH_ID);
+    return this._attribute(ResourceAttributes.GRAPH_ID);
   }
   /** The task's final status (always `SUCCEEDED` once the resource exists). @attribute */
   public get attrStatus(): string {
-    return this._attribute(Attrs.STATUS);
+    return this._attribute(ResourceAttributes.STATUS);
   }
   /** `PARQUET` or `CSV`. @attribute */
   public get attrFormat(): string {
-    return this._attribute(Attrs.FORMAT);
+    return this._attribute(ResourceAttributes.FORMAT);
   }
   /** The Parquet type (`COLUMNAR`), or an empty string for CSV exports. @attribute */
   public get attrParquetType(): string {
-    return this._attribute(Attrs.PARQUET_TYPE);
+    return this._attribute(ResourceAttributes.PARQUET_TYPE);
   }
   /** The S3 URI the export was written to. @attribute */
   public get attrDestination(): string {
-    return this._attribute(Attrs.DESTINATION);
+    return this._attribute(ResourceAttributes.DESTINATION);
   }
   /** The KMS key that encrypted the export. @attribute */
   public get attrKmsKeyIdentifier(): string {
-    return this._attribute(Attrs.KMS_KEY_IDENTIFIER);
+    return this._attribute(ResourceAttributes.KMS_KEY_IDENTIFIER);
   }
   /** The IAM role the service used to write the export. @attribute */
   public get attrRoleArn(): string {
-    return this._attribute(Attrs.ROLE_ARN);
+    return this._attribute(ResourceAttributes.ROLE_ARN);
   }
   /** The number of vertices written. @attribute */
   public get attrNumVerticesWritten(): number {
-    return Token.asNumber(this._attribute(Attrs.NUM_VERTICES_WRITTEN));
+    return Token.asNumber(this._attribute(ResourceAttributes.NUM_VERTICES_WRITTEN));
   }
   /** The number of edges written. @attribute */
   public get attrNumEdgesWritten(): number {
-    return Token.asNumber(this._attribute(Attrs.NUM_EDGES_WRITTEN));
+    return Token.asNumber(this._attribute(ResourceAttributes.NUM_EDGES_WRITTEN));
   }
   /** How long the export ran, in seconds. @attribute */
   public get attrTimeElapsedSeconds(): number {
-    return Token.asNumber(this._attribute(Attrs.TIME_ELAPSED_SECONDS));
+    return Token.asNumber(this._attribute(ResourceAttributes.TIME_ELAPSED_SECONDS));
   }
   /** When the export started, as an ISO 8601 timestamp (empty if the service did not say). @attribute */
   public get attrStartTime(): string {
-    return this._attribute(Attrs.START_TIME);
+    return this._attribute(ResourceAttributes.START_TIME);
   }
 
   /** The state machine that polls the task (shared by the stack's waiters with the same settings). */

@@ -1,9 +1,9 @@
 import { Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { Props, WAITER_RESOURCE_TYPE } from './constants';
 import { ExportTaskResult, ExportWaitOptions } from './export-task-result';
-import { checkWaitOptions, waitForExportTask } from './export-wait';
-import { checkTaskIdentifier } from './validation';
+import { checkWaitOptions, waitForExportTask } from './private/export-wait';
+import { ResourceProperties, WAITER_RESOURCE_TYPE } from './runtime/constants';
+import { checkTaskIdentifier } from './runtime/validation';
 
 export interface ExportTaskWaiterProps extends ExportWaitOptions {
   /**
@@ -32,7 +32,7 @@ export class ExportTaskWaiter extends ExportTaskResult {
     ]);
     const wait = waitForExportTask(this, {
       resourceType: WAITER_RESOURCE_TYPE,
-      properties: { [Props.TASK_IDENTIFIER]: props.taskIdentifier },
+      properties: { [ResourceProperties.TASK_IDENTIFIER]: props.taskIdentifier },
       options: props,
       identity: props.taskIdentifier,
     });

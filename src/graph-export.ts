@@ -1,16 +1,16 @@
-import { Aws, CfnResource, Stack, Token } from 'aws-cdk-lib';
+import { Aws, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import { Construct } from 'constructs';
-import { ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Props } from './constants';
 import { ExportDestination, ExportFilter, ExportFilterElement, ExportFormat, ParquetType } from './export-options';
 import { ExportTaskResult, ExportWaitOptions } from './export-task-result';
-import { checkWaitOptions, waitForExportTask } from './export-wait';
+import { checkWaitOptions, waitForExportTask } from './private/export-wait';
+import { explainExportRoleFindings } from './private/nag-suppressions';
+import { ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from './runtime/constants';
 import {
   checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkRoleArn, checkTags, show,
-} from './validation';
-import { defaultPolicyOf, suppress } from './waiter-infrastructure';
+} from './runtime/validation';
 
 export interface GraphExportProps extends ExportWaitOptions {
   /**
@@ -122,8 +122,8 @@ export class GraphExport extends ExportTaskResult {
     const wait = waitForExportTask(this, {
       resourceType: GRAPH_EXPORT_RESOURCE_TYPE,
       properties: {
-        [Props.EXPORT]: request,
-        ...(props.cancelOnDelete ? { [Props.CANCEL_ON_DELETE]: 'true' } : {}),
+        [ResourceProperties.EXPORT]: request,
+        ...(props.cancelOnDelete ? { [ResourceProperties.CANCEL_ON_DELETE]: 'true' } : {}),
       },
       options: props,
       identity: request,
@@ -161,33 +161,8 @@ export class GraphExport extends ExportTaskResult {
     key.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:DescribeKey');
     // A bucket encrypted with its own key needs that key too.
     destination.bucket?.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
-    this.explainObjectWildcard(role, destination, prefix);
+    explainExportRoleFindings(role, destination.bucketName, destination.bucket, prefix);
     return role;
-  }
-
-  /**
-   * The default role's only cdk-nag finding is the object wildcard under the destination prefix,
-   * inherent to an export. It is suppressed for exactly that resource when the bucket is known at
-   * synth time (a literal name, or a bucket of this stack); otherwise cdk-nag still reports it.
-   */
-  private explainObjectWildcard(role: iam.Role, destination: ExportDestination, prefix: string): void {
-    if (Token.isUnresolved(prefix)) return;
-    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    let bucketPattern: string | undefined;
-    const cfnBucket = destination.bucket?.node.defaultChild;
-    if (destination.bucketName !== undefined && !Token.isUnresolved(destination.bucketName)) {
-      bucketPattern = `arn:(<AWS::Partition>|aws[a-z-]*):s3:::${escape(destination.bucketName)}`;
-    } else if (cfnBucket instanceof CfnResource && Stack.of(cfnBucket) === Stack.of(this)) {
-      bucketPattern = `<${escape(Stack.of(this).getLogicalId(cfnBucket))}\\.Arn>`;
-    }
-    if (bucketPattern === undefined) return;
-    suppress(defaultPolicyOf(role), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'The default export role writes the export: Neptune Analytics names the exported files itself (several per label),'
-        + ' so s3:PutObject, s3:GetObject and s3:AbortMultipartUpload are granted on the objects under the destination prefix of'
-        + ' the destination bucket only (and s3:ListBucket only for that prefix, by condition).',
-      applies_to: [{ regex: `/^Resource::${bucketPattern}\\/${escape(prefix)}\\*$/` }],
-    }]);
   }
 }
 

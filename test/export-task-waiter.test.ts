@@ -7,8 +7,8 @@ import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { resolve } from '../harness/template';
 import { ExportDestination, ExportTaskWaiter, ExportTaskWaiterProps, GraphExport } from '../src';
-import { resolve } from './harness/template';
 
 const TASK_ID = 't-0123456789';
 const WAITER_TYPE = 'Custom::NeptuneGraphExportTaskWaiter';

@@ -11,7 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
   ExportDestination, ExportFormat, ExportOutputType, GraphExport, GraphExportProps, MultiValueHandling, ParquetType,
 } from '../src';
-import { GRAPH_EXPORT_RESOURCE_TYPE, WAITER_RESOURCE_TYPE } from '../src/constants';
+import { GRAPH_EXPORT_RESOURCE_TYPE, WAITER_RESOURCE_TYPE } from '../src/runtime/constants';
 
 type Json = Record<string, any>;
 

@@ -10,12 +10,12 @@ import {
   PARAMETER_PREFIX, requestParameterOf, resultsParameterOf, signaturesIn, STATE_MACHINE_ARN, SUCCEEDED_TASK, TASK_ID,
   useHandlerEnvironment, waitFor, WAITER_PROPERTIES, waiterEvent,
 } from './lambda/fixtures';
+import type { CustomResourceEvent, EventOptions, RequestType } from '../harness/cloudformation';
 import { CREATE_FAILED_ID } from '../lambda/common';
 import { handler } from '../lambda/export-waiter.lambda';
 import { exportFingerprint, resourceKey } from '../lambda/physical-id';
-import { Env, ExportFields, MAX_EXPORT_FILTER_BYTES, Outcome, ParameterPaths, Props } from '../src/constants';
-import { buildPollingPolicy, initialLoopState } from '../src/polling-policy';
-import type { CustomResourceEvent, EventOptions, RequestType } from './harness/cloudformation';
+import { Env, ExportFields, MAX_EXPORT_FILTER_BYTES, Outcome, ParameterPaths, ResourceProperties } from '../src/runtime/constants';
+import { buildPollingPolicy, initialLoopState } from '../src/runtime/polling-policy';
 
 const env = useHandlerEnvironment();
 const OTHER_TASK_ID = 't-abcdefghij';
@@ -142,7 +142,7 @@ describe('Delete', () => {
 });
 
 describe('Delete of a GraphExport', () => {
-  const CANCELLING = { [Props.CANCEL_ON_DELETE]: 'true' };
+  const CANCELLING = { [ResourceProperties.CANCEL_ON_DELETE]: 'true' };
 
   test('with CancelOnDelete cancels the running export of its physical id', async () => {
     const task = env.addTask({ cancellingSeconds: 0 });
@@ -407,7 +407,7 @@ describe('Create and Update start the wait loop', () => {
 
   test('in long-wait mode the handle URL is stored with the ResponseURL, and neither is in the execution input or the log', async () => {
     const handle = env.receiver.waitConditionHandle('ExportWaitHandle');
-    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [Props.SIGNAL_URL]: handle });
+    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [ResourceProperties.SIGNAL_URL]: handle });
     await handler(e, CONTEXT);
 
     const stored = JSON.parse(env.ssm.parameters.get(requestParameterOf(e))!.value);
@@ -478,7 +478,7 @@ describe('Create and Update start the wait loop', () => {
   });
 
   test('an Update of a GraphExport with CancelOnDelete cancels the export the superseded request started', async () => {
-    const cancelling = { [Props.CANCEL_ON_DELETE]: 'true' };
+    const cancelling = { [ResourceProperties.CANCEL_ON_DELETE]: 'true' };
     const oldProperties = graphExportProperties(exportRequest(), cancelling);
     const create = graphExportEvent(env.receiver, 'Create', oldProperties);
     await handler(create, CONTEXT);
@@ -506,7 +506,7 @@ describe('Create and Update start the wait loop', () => {
 
   test('a WaitCondition cannot wait a second time: an Update to another task behind the same handle fails', async () => {
     const handle = env.receiver.waitConditionHandle('SameHandle');
-    const properties = { ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [Props.SIGNAL_URL]: handle };
+    const properties = { ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [ResourceProperties.SIGNAL_URL]: handle };
     const e = event('Update', { ...properties, TaskIdentifier: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: properties });
     await handler(e, CONTEXT);
 
@@ -716,7 +716,7 @@ describe('re-reading: an Update or rollback that asks for a task the resource ha
 
     // The same request with its keys in another order is the same export.
     const reordered = Object.fromEntries(Object.entries(request).reverse());
-    const again = await run(graphExportEvent(env.receiver, 'Update', graphExportProperties(reordered, { [Props.TIMEOUT_SECONDS]: '600' }), {
+    const again = await run(graphExportEvent(env.receiver, 'Update', graphExportProperties(reordered, { [ResourceProperties.TIMEOUT_SECONDS]: '600' }), {
       physicalResourceId: create.answer.PhysicalResourceId, oldProperties: graphExportProperties(request),
     }));
     expect(again.input).toMatchObject({

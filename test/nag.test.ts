@@ -1,7 +1,7 @@
 /**
  * cdk-nag's AwsSolutions and Serverless packs find nothing left unexplained in what the library
  * creates. The findings that are inherent to the design are suppressed in the library itself
- * (src/waiter-infrastructure.ts and src/graph-export.ts, `cdk_nag` metadata), each with a reason and, for IAM5, the exact
+ * (src/private/waiter-infrastructure.ts and src/graph-export.ts, `cdk_nag` metadata), each with a reason and, for IAM5, the exact
  * finding it covers; these tests also pin that list, so a new suppression is a visible change.
  */
 import { Stack } from 'aws-cdk-lib';

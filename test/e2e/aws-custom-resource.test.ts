@@ -2,17 +2,17 @@
  * End-to-end: the export started by an `AwsCustomResource` calling Neptune Analytics StartExportTask
  * (examples/aws-custom-resource-export), and the ExportTaskWaiter on the task id it returned, in one
  * stack. aws-cdk-lib's own AwsCustomResource handler calls the emulator and answers the CloudFormation
- * receiver (see test/harness/aws-custom-resource.ts for the two things it cannot do here); CloudFormation
+ * receiver (see harness/aws-custom-resource.ts for the two things it cannot do here); CloudFormation
  * hands its `taskId` to the waiter, which the local deployment runs as it ships.
  */
 import { App } from 'aws-cdk-lib';
 import { AnswerBody, answeredOnce, attributesOfEmulatedTask, deploymentsStoppedAfterEach, getExportTaskCalls, receivedAt } from './helpers';
 import { EXPORT_PREFIX, PLACEHOLDER_GRAPH_ID, StartedExportStack } from '../../examples/aws-custom-resource-export/stack';
-import { AwsCustomResourceFunction } from '../harness/aws-custom-resource';
-import { CustomResourceEvent, RecordedAnswer } from '../harness/cloudformation';
-import { LocalDeployment } from '../harness/local-deployment';
-import { TaskScript } from '../harness/neptune-emulator';
-import { resolve } from '../harness/template';
+import { AwsCustomResourceFunction } from '../../harness/aws-custom-resource';
+import { CustomResourceEvent, RecordedAnswer } from '../../harness/cloudformation';
+import { LocalDeployment } from '../../harness/local-deployment';
+import { TaskScript } from '../../harness/neptune-emulator';
+import { resolve } from '../../harness/template';
 
 const deploy = deploymentsStoppedAfterEach();
 
@@ -94,7 +94,7 @@ describe('an export started by an AwsCustomResource, waited for by ExportTaskWai
 
     answeredOnce(d, await handle(started, event));
 
-    // The facts test/harness/aws-custom-resource.ts works around; if aws-cdk-lib changes them, this fails.
+    // The facts harness/aws-custom-resource.ts works around; if aws-cdk-lib changes them, this fails.
     const url = new URL(event.ResponseURL);
     expect(startExport.answerRequests).toEqual([{ hostname: url.hostname, port: undefined, path: `${url.pathname}${url.search}`, method: 'PUT' }]);
     expect(event.ResourceProperties.InstallLatestAwsSdk).toBe('true');

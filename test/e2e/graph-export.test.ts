@@ -18,14 +18,14 @@ import {
   getExportTaskCalls,
   receivedAt,
 } from './helpers';
+import { RecordedSignal, SignalBody } from '../../harness/cloudformation';
+import { LocalDeployment, LocalDeploymentOptions } from '../../harness/local-deployment';
+import { RecordedCall, TaskScript } from '../../harness/neptune-emulator';
 import { exportFingerprint } from '../../lambda/physical-id';
 import {
   ExportDestination, ExportFormat, ExportOutputType, ExportTaskWaiter, GraphExport, GraphExportProps, MultiValueHandling, ParquetType,
 } from '../../src';
-import { WAITER_RESOURCE_TYPE } from '../../src/constants';
-import { RecordedSignal, SignalBody } from '../harness/cloudformation';
-import { LocalDeployment, LocalDeploymentOptions } from '../harness/local-deployment';
-import { RecordedCall, TaskScript } from '../harness/neptune-emulator';
+import { WAITER_RESOURCE_TYPE } from '../../src/runtime/constants';
 
 const deploy = deploymentsStoppedAfterEach();
 

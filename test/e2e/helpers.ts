@@ -3,10 +3,10 @@
  * stopped after the test, and the checks every CloudFormation answer must pass.
  */
 import { App, Stack } from 'aws-cdk-lib';
+import { RecordedAnswer } from '../../harness/cloudformation';
+import { LocalDeployment, LocalDeploymentOptions, StateMachineDefinition } from '../../harness/local-deployment';
+import { RecordedCall } from '../../harness/neptune-emulator';
 import { ExportTaskWaiter, ExportTaskWaiterProps } from '../../src';
-import { RecordedAnswer } from '../harness/cloudformation';
-import { LocalDeployment, LocalDeploymentOptions, StateMachineDefinition } from '../harness/local-deployment';
-import { RecordedCall } from '../harness/neptune-emulator';
 
 export const TASK_ID = 't-0123456789';
 export const OTHER_TASK_ID = 't-abcdefghij';

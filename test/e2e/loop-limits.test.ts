@@ -2,7 +2,7 @@
  * End-to-end scenarios at the limits Step Functions, Lambda and the service put on the wait loop
  * (project issue 10): the 25,000-event execution history, the 256 KiB state data, Lambda throttling,
  * responses shaped unlike the service model, and a Delete that runs out of time. The harness
- * enforces the Step Functions quotas as the service does (test/harness/execution-observer.ts), so a
+ * enforces the Step Functions quotas as the service does (harness/execution-observer.ts), so a
  * loop that would die on AWS dies here too.
  *
  * Every scenario also checks that no ResponseURL or WaitCondition handle URL (or its signature)
@@ -13,10 +13,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import {
   AnswerBody, answeredOnce, attributesOfEmulatedTask, deploymentsStoppedAfterEach, receivedAt, TASK_ID, waiterStack,
 } from './helpers';
+import { MAX_PAYLOAD_BYTES } from '../../harness/execution-observer';
+import { LocalDeployment } from '../../harness/local-deployment';
+import { ProgressModel, TaskScript } from '../../harness/neptune-emulator';
 import { ExportDestination, ExportOutputType, GraphExport, GraphExportProps } from '../../src';
-import { MAX_PAYLOAD_BYTES } from '../harness/execution-observer';
-import { LocalDeployment } from '../harness/local-deployment';
-import { ProgressModel, TaskScript } from '../harness/neptune-emulator';
 
 const deploy = deploymentsStoppedAfterEach();
 

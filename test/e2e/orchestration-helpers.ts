@@ -1,16 +1,16 @@
 /**
  * Stacks, export scripts and invariants shared by the orchestration scenarios and the seeded
- * lifecycles: what CloudFormation does to the library's resources (test/harness/orchestration.ts).
+ * lifecycles: what CloudFormation does to the library's resources (harness/orchestration.ts).
  */
 import { App, CfnParameter, CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { NeptuneGraphEmulator, TaskScript } from '../../harness/neptune-emulator';
+import { CustomResourceRequest, describeOperation, OrchestratedStack, OrchestrationOptions, StackOperation } from '../../harness/orchestration';
+import { Template } from '../../harness/template';
 import { ExportDestination, ExportFormat, ExportTaskWaiter, GraphExport, ParquetType } from '../../src';
-import { GRAPH_EXPORT_RESOURCE_TYPE, WAITER_RESOURCE_TYPE } from '../../src/constants';
-import { NeptuneGraphEmulator, TaskScript } from '../harness/neptune-emulator';
-import { CustomResourceRequest, describeOperation, OrchestratedStack, OrchestrationOptions, StackOperation } from '../harness/orchestration';
-import { Template } from '../harness/template';
+import { GRAPH_EXPORT_RESOURCE_TYPE, WAITER_RESOURCE_TYPE } from '../../src/runtime/constants';
 
 export { GRAPH_EXPORT_RESOURCE_TYPE, WAITER_RESOURCE_TYPE };
 

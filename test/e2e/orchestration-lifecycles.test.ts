@@ -1,6 +1,6 @@
 /**
  * Seeded random lifecycles of a stack with a GraphExport, through the model of CloudFormation
- * (test/harness/orchestration.ts): Create, Updates and Delete, exports that succeed, fail or outlast
+ * (harness/orchestration.ts): Create, Updates and Delete, exports that succeed, fail or outlast
  * their timeout, an unrelated resource of the stack that fails while exports run, a task deleted
  * behind the stack's back, and a Delete that arrives while the stack is still being created. After
  * every lifecycle the invariants of `brokenInvariants` must hold: no *_FAILED stack status, no failed
@@ -14,9 +14,9 @@ import { Duration } from 'aws-cdk-lib';
 import {
   brokenInvariants, exportStack, ExportVersion, orchestratedStacksStoppedAfterEach, runExportsAs, UNRELATED, until,
 } from './orchestration-helpers';
-import { seededRandom } from '../harness/local-deployment';
-import { TaskScript } from '../harness/neptune-emulator';
-import { describeOperation, OperationOptions, OrchestratedStack, StackOperation } from '../harness/orchestration';
+import { seededRandom } from '../../harness/local-deployment';
+import { TaskScript } from '../../harness/neptune-emulator';
+import { describeOperation, OperationOptions, OrchestratedStack, StackOperation } from '../../harness/orchestration';
 
 const orchestrate = orchestratedStacksStoppedAfterEach();
 

@@ -1,5 +1,5 @@
 /**
- * End-to-end through a model of CloudFormation (test/harness/orchestration.ts): stacks built from the
+ * End-to-end through a model of CloudFormation (harness/orchestration.ts): stacks built from the
  * constructs are created, updated and deleted as CloudFormation orchestrates them (dependency order,
  * resources usable only once created, IAM statements effective only once their policy is, the
  * ServiceToken rule, the requests CloudFormation sends on rollback and after a cancelled Create), with
@@ -30,8 +30,8 @@ import {
   until,
   WAITER_RESOURCE_TYPE,
 } from './orchestration-helpers';
+import { reasonOf, statusesOf } from '../../harness/orchestration';
 import { ExportTaskWaiter } from '../../src';
-import { reasonOf, statusesOf } from '../harness/orchestration';
 
 const orchestrate = orchestratedStacksStoppedAfterEach();
 

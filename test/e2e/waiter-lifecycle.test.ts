@@ -18,9 +18,9 @@ import {
   waiterStack,
   waitStatesEntered,
 } from './helpers';
-import { Limits } from '../../src/constants';
-import { FALLBACK_INTERVAL_SECONDS } from '../../src/polling-policy';
-import { LocalDeployment } from '../harness/local-deployment';
+import { LocalDeployment } from '../../harness/local-deployment';
+import { Limits } from '../../src/runtime/constants';
+import { FALLBACK_INTERVAL_SECONDS } from '../../src/runtime/polling-policy';
 
 const deploy = deploymentsStoppedAfterEach();
 

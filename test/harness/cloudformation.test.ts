@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { CloudFormationReceiver, CustomResourceEvent } from './cloudformation';
+import { CloudFormationReceiver, CustomResourceEvent } from '../../harness/cloudformation';
 
 /** What our little client saw: an HTTP status, or the socket error when there was none. */
 interface PutResult {

@@ -10,7 +10,7 @@ import {
 import {
   DeleteParameterCommand, GetParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient,
 } from '@aws-sdk/client-ssm';
-import { StateMachineDefinition } from './local-deployment';
+import { StateMachineDefinition } from '../../harness/local-deployment';
 import { deploymentsStoppedAfterEach, TASK_ID, waiterStack } from '../e2e/helpers';
 
 const deploy = deploymentsStoppedAfterEach();

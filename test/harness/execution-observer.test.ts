@@ -5,8 +5,8 @@
  * Small stand-in state machines (through `transformDefinition`) exercise the harness, not the product.
  */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DATA_LIMIT_ERROR, HISTORY_LIMIT_CAUSE, MAX_HISTORY_EVENTS } from './execution-observer';
-import { ExecutionRecord, LocalDeployment, StateMachineDefinition } from './local-deployment';
+import { DATA_LIMIT_ERROR, HISTORY_LIMIT_CAUSE, MAX_HISTORY_EVENTS } from '../../harness/execution-observer';
+import { ExecutionRecord, LocalDeployment, StateMachineDefinition } from '../../harness/local-deployment';
 import { deploymentsStoppedAfterEach, receivedAt, TASK_ID, waiterStack } from '../e2e/helpers';
 
 const deploy = deploymentsStoppedAfterEach();

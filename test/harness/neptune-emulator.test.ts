@@ -18,7 +18,7 @@ import {
   ThrottlingException,
   ValidationException,
 } from '@aws-sdk/client-neptune-graph';
-import { FaultRule, NeptuneGraphEmulator, progressModels, VirtualClock } from './neptune-emulator';
+import { FaultRule, NeptuneGraphEmulator, progressModels, VirtualClock } from '../../harness/neptune-emulator';
 
 const T0 = 1_767_225_600;
 const ROLE = 'arn:aws:iam::123456789012:role/NeptuneExportRole';

@@ -6,8 +6,8 @@
  */
 import { CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
-import { dependencies, expandSub, reasonOf, statusesOf } from './orchestration';
-import { Template } from './template';
+import { dependencies, expandSub, reasonOf, statusesOf } from '../../harness/orchestration';
+import { Template } from '../../harness/template';
 import { TASK_ID, waiterStack } from '../e2e/helpers';
 import {
   expectStatus, exportStack, onlyOfType, orchestratedStacksStoppedAfterEach, TEN_MINUTES, TWENTY_MINUTES, UNRELATED, WAITER_RESOURCE_TYPE,

@@ -1,4 +1,4 @@
-import { evaluateSelectSplit, plausibleResourceValues, resolve } from './template';
+import { evaluateSelectSplit, plausibleResourceValues, resolve } from '../../harness/template';
 
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
 

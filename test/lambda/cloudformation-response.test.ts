@@ -5,10 +5,10 @@
 import { CONTEXT, SIGNED_PATH, TASK_ID, useHandlerEnvironment } from './fixtures';
 import { AnswerRefused, CloudFormationAnswer, MAX_ANSWER_BYTES, putAnswer, serializeAnswer } from '../../lambda/cloudformation-response';
 import { handler } from '../../lambda/export-waiter.lambda';
-import { Attrs } from '../../src/constants';
+import { ResourceAttributes } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
-const ATTRIBUTE_NAMES = Object.values(Attrs);
+const ATTRIBUTE_NAMES = Object.values(ResourceAttributes);
 
 describe('serializeAnswer', () => {
   const base: CloudFormationAnswer = {

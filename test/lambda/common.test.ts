@@ -4,7 +4,7 @@
  */
 import { signaturesIn, useHandlerEnvironment } from './fixtures';
 import { deliver, errorText, log, redact } from '../../lambda/common';
-import { ANSWER_NOT_DELIVERED } from '../../src/constants';
+import { ANSWER_NOT_DELIVERED } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
 

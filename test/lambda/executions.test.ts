@@ -6,7 +6,7 @@ import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-s
 import { PARAMETER_PREFIX, STATE_MACHINE_ARN, useHandlerEnvironment } from './fixtures';
 import { startExecution, stopSupersededExecutions } from '../../lambda/executions';
 import { executionBaseName, resourceKey } from '../../lambda/physical-id';
-import { ParameterPaths } from '../../src/constants';
+import { ParameterPaths } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
 const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/MyStack/0a1b2c3d-0000-4000-8000-000000000000';

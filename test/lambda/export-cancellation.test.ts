@@ -4,7 +4,7 @@
  */
 import { exportRequest, useHandlerEnvironment } from './fixtures';
 import { cancelExport, cancelExportsStartedFor } from '../../lambda/export-cancellation';
-import { ExportFields } from '../../src/constants';
+import { ExportFields } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
 /** Leaves time for one call but not for waiting on the cancellation to show. */

@@ -1,9 +1,9 @@
 /**
  * What the unit tests of the handler's modules run against. The handler's own AWS SDK v3 clients
  * speak HTTP to local stand-ins, found through the endpoint environment variables the SDK honours:
- * one Step Functions endpoint (test/harness/step-functions-endpoint.ts on an execution table kept
+ * one Step Functions endpoint (harness/step-functions-endpoint.ts on an execution table kept
  * here), the harness's Parameter Store and Neptune Analytics emulators, and the CloudFormation
- * stand-in (test/harness/cloudformation.ts) that receives and checks every answer.
+ * stand-in (harness/cloudformation.ts) that receives and checks every answer.
  *
  * `useHandlerEnvironment()` starts them for one test file and checks after every test that no
  * ResponseURL, WaitCondition handle URL or signature shows up in a log line, in anything sent to
@@ -12,14 +12,14 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { CloudFormationReceiver, CustomResourceEvent, EventOptions, RequestType } from '../../harness/cloudformation';
+import { EmulatedTask, NeptuneGraphEmulator, TaskScript } from '../../harness/neptune-emulator';
+import { SsmParameterStoreEmulator } from '../../harness/ssm-emulator';
+import { ApiError, ExecutionStatus, serveStepFunctionsRequest, StepFunctionsApi } from '../../harness/step-functions-endpoint';
 import { executionBaseName, resourceKey, resultsKey } from '../../lambda/physical-id';
 import {
-  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, ParameterPaths, Props, WAITER_RESOURCE_TYPE,
-} from '../../src/constants';
-import { CloudFormationReceiver, CustomResourceEvent, EventOptions, RequestType } from '../harness/cloudformation';
-import { EmulatedTask, NeptuneGraphEmulator, TaskScript } from '../harness/neptune-emulator';
-import { SsmParameterStoreEmulator } from '../harness/ssm-emulator';
-import { ApiError, ExecutionStatus, serveStepFunctionsRequest, StepFunctionsApi } from '../harness/step-functions-endpoint';
+  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, ParameterPaths, ResourceProperties, WAITER_RESOURCE_TYPE,
+} from '../../src/runtime/constants';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = Record<string, any>;
@@ -30,10 +30,10 @@ export const CONTEXT = { getRemainingTimeInMillis: () => 60_000 };
 
 export const TASK_ID = 't-0123456789';
 export const WAITER_PROPERTIES = {
-  [Props.TASK_IDENTIFIER]: TASK_ID,
-  [Props.TIMEOUT_SECONDS]: '1800',
-  [Props.MIN_POLL_SECONDS]: '5',
-  [Props.MAX_POLL_SECONDS]: '900',
+  [ResourceProperties.TASK_IDENTIFIER]: TASK_ID,
+  [ResourceProperties.TIMEOUT_SECONDS]: '1800',
+  [ResourceProperties.MIN_POLL_SECONDS]: '5',
+  [ResourceProperties.MAX_POLL_SECONDS]: '900',
 };
 
 /** A GraphExport's StartExportTask request, as the construct sends it (PascalCase). */
@@ -49,7 +49,7 @@ export function exportRequest(overrides: Json = {}): Json {
 }
 
 export function graphExportProperties(request: Json = exportRequest(), extra: Json = {}): Json {
-  return { [Props.EXPORT]: request, [Props.TIMEOUT_SECONDS]: '1800', ...extra };
+  return { [ResourceProperties.EXPORT]: request, [ResourceProperties.TIMEOUT_SECONDS]: '1800', ...extra };
 }
 
 export const SUCCEEDED_TASK = {

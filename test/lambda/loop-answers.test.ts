@@ -8,16 +8,16 @@ import {
   PARAMETER_PREFIX, requestParameterOf, resultsParameterOf, signaturesIn, SUCCEEDED_TASK, TASK_ID, useHandlerEnvironment,
   WAITER_PROPERTIES, waiterEvent,
 } from './fixtures';
+import type { CustomResourceEvent, EventOptions } from '../../harness/cloudformation';
 import { MAX_ANSWER_BYTES } from '../../lambda/cloudformation-response';
 import { CREATE_FAILED_ID } from '../../lambda/common';
 import { handler } from '../../lambda/export-waiter.lambda';
 import { serializeSignal } from '../../lambda/loop-answers';
 import { exportFingerprint } from '../../lambda/physical-id';
-import { ANSWER_MARKER, ANSWER_NOT_DELIVERED, Attrs, Outcome, Props } from '../../src/constants';
-import type { CustomResourceEvent, EventOptions } from '../harness/cloudformation';
+import { ANSWER_MARKER, ANSWER_NOT_DELIVERED, ResourceAttributes, Outcome, ResourceProperties } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
-const ATTRIBUTE_NAMES = Object.values(Attrs);
+const ATTRIBUTE_NAMES = Object.values(ResourceAttributes);
 
 const answerFor = (e: CustomResourceEvent) => answerOf(env.receiver, e);
 
@@ -311,7 +311,7 @@ describe('delivery to the ResponseURL', () => {
 describe('long-wait mode (a WaitCondition waits for the end)', () => {
   async function startLongWait(): Promise<{ event: CustomResourceEvent; input: Json; handle: string }> {
     const handle = env.receiver.waitConditionHandle(`Handle${env.receiver.answers().length}${Date.now()}`);
-    const e = waiterEvent(env.receiver, 'Create', { ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [Props.SIGNAL_URL]: handle });
+    const e = waiterEvent(env.receiver, 'Create', { ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [ResourceProperties.SIGNAL_URL]: handle });
     return { ...(await startWait(e)), handle };
   }
   const handleId = (handle: string) => decodeURIComponent(new URL(handle).pathname.split('/').pop()!);

@@ -7,7 +7,7 @@ import {
   forget, forgetResults, readRequestSecrets, readResults, requestParameterName, storeRequestSecrets, storeResults,
 } from '../../lambda/parameter-store';
 import { executionBaseName, resourceKey, resultsKey } from '../../lambda/physical-id';
-import { Env, ParameterPaths } from '../../src/constants';
+import { Env, ParameterPaths } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
 const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/MyStack/0a1b2c3d-0000-4000-8000-000000000000';

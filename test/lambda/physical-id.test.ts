@@ -7,7 +7,7 @@ import { forEachSeed, Random } from './seeded';
 import {
   baseOfExecutionName, executionBaseName, exportFingerprint, formatIdentity, formatPhysicalId, parsePhysicalId, resourceKey, resultsKey,
 } from '../../lambda/physical-id';
-import { TASK_ID_PATTERN } from '../../src/constants';
+import { TASK_ID_PATTERN } from '../../src/runtime/constants';
 
 const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const HEX = '0123456789abcdef';

@@ -14,10 +14,10 @@ import {
   useHandlerEnvironment, WAITER_PROPERTIES, waiterEvent,
 } from './fixtures';
 import { forEachSeed, Random } from './seeded';
+import type { CustomResourceEvent } from '../../harness/cloudformation';
 import { handler } from '../../lambda/export-waiter.lambda';
 import { exportFingerprint, parsePhysicalId } from '../../lambda/physical-id';
-import { ExportFields, Outcome, Props } from '../../src/constants';
-import type { CustomResourceEvent } from '../harness/cloudformation';
+import { ExportFields, Outcome, ResourceProperties } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
 /** How often each kind of plan came up, so the property is known to have exercised them all. */
@@ -42,9 +42,9 @@ interface Resource {
 
 function propertiesFor(kind: Kind, random: Random): Json {
   // Timeouts vary too: an Update that changes only them must not export again.
-  const timeout = { [Props.TIMEOUT_SECONDS]: random.pick(['600', '1800']) };
+  const timeout = { [ResourceProperties.TIMEOUT_SECONDS]: random.pick(['600', '1800']) };
   return kind === 'waiter'
-    ? { ...WAITER_PROPERTIES, [Props.TASK_IDENTIFIER]: random.pick(TASK_POOL), ...timeout }
+    ? { ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: random.pick(TASK_POOL), ...timeout }
     : graphExportProperties(random.pick(EXPORT_POOL), timeout);
 }
 
@@ -63,7 +63,7 @@ async function request(resource: Resource, type: 'Create' | 'Update', properties
   expect(call).toBeDefined();
   const input = JSON.parse(call!.body.input);
   const current = type === 'Update' ? parsePhysicalId(resource.physicalId) : undefined;
-  const requested = resource.kind === 'waiter' ? properties[Props.TASK_IDENTIFIER] : exportFingerprint(properties[Props.EXPORT]);
+  const requested = resource.kind === 'waiter' ? properties[ResourceProperties.TASK_IDENTIFIER] : exportFingerprint(properties[ResourceProperties.EXPORT]);
   const asks = (identity: string | undefined) =>
     identity !== undefined && (resource.kind === 'waiter' ? parsePhysicalId(identity)!.taskId : parsePhysicalId(identity)!.fingerprint) === requested;
   const mustReread = asks(current?.identity) || asks(current?.previous?.identity);
@@ -78,7 +78,7 @@ async function request(resource: Resource, type: 'Create' | 'Update', properties
     expect(input.taskIdentifier).toBe(requested);
   } else if (reread === null) {
     expect(input.taskIdentifier).toBeNull();
-    expect(input.resume.export).toEqual(properties[Props.EXPORT]);
+    expect(input.resume.export).toEqual(properties[ResourceProperties.EXPORT]);
   } else {
     // Re-reading a task the resource had, for an equal export request: never another export's task.
     expect(input.resume.export).toBeNull();
@@ -107,7 +107,7 @@ async function request(resource: Resource, type: 'Create' | 'Update', properties
     expect(answered!.taskId).toBe(taskId);
     if (answered!.previous) expect(resource.identities.has(answered!.previous.identity)).toBe(true);
     if (!resource.identities.has(answered!.identity)) {
-      resource.identities.set(answered!.identity, resource.kind === 'waiter' ? null : exportFingerprint(properties[Props.EXPORT]));
+      resource.identities.set(answered!.identity, resource.kind === 'waiter' ? null : exportFingerprint(properties[ResourceProperties.EXPORT]));
     }
   } else if (type === 'Update') {
     // A failed Update keeps the resource as it was.

@@ -1,5 +1,5 @@
 /**
- * What the reliability suite adds around the local harness (test/harness/*, which it does not change):
+ * What the reliability suite adds around the local harness (harness/*, which it does not change):
  *
  * - `Timeline`: virtual time for many executions at once, and actions at exact virtual moments
  *   (delete a task, send an Update...) while the wait loop runs.
@@ -22,8 +22,8 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ANSWER_MARKER } from '../../src/constants';
-import { ExecutionRecord, LocalDeployment } from '../harness/local-deployment';
+import { ExecutionRecord, LocalDeployment } from '../../harness/local-deployment';
+import { ANSWER_MARKER } from '../../src/runtime/constants';
 
 interface Scheduled {
   readonly at: number;

@@ -6,10 +6,10 @@
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Timeline } from './deployment';
+import { CustomResourceEvent } from '../../harness/cloudformation';
+import { LocalDeployment, LocalDeploymentOptions } from '../../harness/local-deployment';
 import { ExportTaskWaiter } from '../../src';
 import { attributesOfEmulatedTask } from '../e2e/helpers';
-import { CustomResourceEvent } from '../harness/cloudformation';
-import { LocalDeployment, LocalDeploymentOptions } from '../harness/local-deployment';
 
 /** Real time a scenario may take to settle before it counts as hung. */
 const SETTLE_LIMIT_MS = 120_000;

@@ -10,10 +10,10 @@ import { StepFunctionsReplyLoss } from './deployment';
 import {
   attributesOf, CREATE_FAILED_ID, Expectation, OTHER_TASK_ID, Scenario, ScenarioResult, ScenarioRun, TASK_ID, waiterStack,
 } from './scenario';
-import { FALLBACK_INTERVAL_SECONDS } from '../../src/polling-policy';
-import { CustomResourceEvent } from '../harness/cloudformation';
-import { LocalDeploymentOptions, seededRandom } from '../harness/local-deployment';
-import { TaskScript } from '../harness/neptune-emulator';
+import { CustomResourceEvent } from '../../harness/cloudformation';
+import { LocalDeploymentOptions, seededRandom } from '../../harness/local-deployment';
+import { TaskScript } from '../../harness/neptune-emulator';
+import { FALLBACK_INTERVAL_SECONDS } from '../../src/runtime/polling-policy';
 
 type Json = Record<string, unknown>;
 

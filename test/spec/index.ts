@@ -9,7 +9,7 @@ import { Finding } from './finding';
 import { iamFindings } from './iam-checks';
 import { ConditionalGrant, SdkRequestSource, stepFunctionsFindings } from './stepfunctions-checks';
 import { CfnTemplate, isIntrinsic } from './template';
-import { GRAPH_EXPORT_RESOURCE_TYPE, Props } from '../../src/constants';
+import { GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from '../../src/runtime/constants';
 
 export type { Finding, Rule } from './finding';
 export { formatFindings } from './finding';
@@ -24,7 +24,7 @@ export { specVersions } from './specs';
  * through InputPath unchanged.
  */
 export const LIBRARY_REQUEST_SOURCES: SdkRequestSource[] = [
-  { sdkAction: 'neptunegraph:startExportTask', resourceType: GRAPH_EXPORT_RESOURCE_TYPE, property: Props.EXPORT },
+  { sdkAction: 'neptunegraph:startExportTask', resourceType: GRAPH_EXPORT_RESOURCE_TYPE, property: ResourceProperties.EXPORT },
 ];
 
 /** The logical ids of a template's GraphExports (for which `where` holds). */
@@ -48,9 +48,9 @@ export const LIBRARY_CONDITIONAL_GRANTS: ConditionalGrant[] = [
   },
   {
     sdkAction: 'neptunegraph:cancelExportTask',
-    reachableWith: `a GraphExport with ${Props.CANCEL_ON_DELETE} 'true'`,
+    reachableWith: `a GraphExport with ${ResourceProperties.CANCEL_ON_DELETE} 'true'`,
     reachers: (template) => graphExports(template, (properties) => {
-      const value = properties[Props.CANCEL_ON_DELETE];
+      const value = properties[ResourceProperties.CANCEL_ON_DELETE];
       return isIntrinsic(value) || String(value) === 'true';
     }),
   },

@@ -5,7 +5,7 @@
  * integer addition. The policy is therefore computed in "log space": every duration is an index
  * i = round(STEPS_PER_DOUBLING * log2(seconds)), so multiplying durations is adding indexes, and
  * each non-linear function is a table built here, passed to every execution by the handler and
- * read by the loop with States.ArrayGetItem. The loop's states (src/wait-loop.ts) only add indexes.
+ * read by the loop with States.ArrayGetItem. The loop's states (src/private/wait-loop.ts) only add indexes.
  *
  * The policy, for a task that reports progress p (integer percent) after T seconds:
  * - remaining time is estimated optimistically, as if progress were p+1 (the service floors it):
@@ -150,7 +150,7 @@ export function buildPollingPolicy(input: PollingPolicyInput): PollingPolicy {
   };
 }
 
-/** The fields of the wait loop's state (see src/wait-loop.ts); every execution starts from them. */
+/** The fields of the wait loop's state (see src/private/wait-loop.ts); every execution starts from them. */
 export const LOOP_STATE_FIELDS = [
   'taskId', 'export', 'longWait', 'cancelOnTimeout', 'announcement', 'deadline', 'generation', 'last', 'poll',
 ] as const;

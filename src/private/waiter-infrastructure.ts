@@ -1,12 +1,13 @@
-import { ArnFormat, Aws, CfnResource, Duration, Fn, Names, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, Names, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IDependable } from 'constructs';
-import { Env } from './constants';
 import { ExportWaiterFunction } from './export-waiter-function';
+import { explainCancelExportFindings, explainHandlerFindings, explainLoopFindings, explainStartExportFindings } from './nag-suppressions';
 import { buildWaitLoop } from './wait-loop';
+import { Env } from '../runtime/constants';
 
 /** Settings of the shared infrastructure (see ExportWaitOptions). */
 export interface InfrastructureSettings {
@@ -15,7 +16,6 @@ export interface InfrastructureSettings {
 }
 
 const INFRASTRUCTURE_ID = 'NeptuneGraphExportWaiter';
-const EXPORT_TASK_ARN_REGEX = '/^Resource::arn:<AWS::Partition>:neptune-graph:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):export-task\\/\\*$/';
 
 /**
  * The function and state machine that all waiters and exports of a stack share. There is exactly one
@@ -124,7 +124,8 @@ export class WaiterInfrastructure extends Construct {
     this.loopRole = stateMachine.role;
     this.neededBeforeFirstRequest = [stateMachine, role];
 
-    this.explainNagFindings(handler, role, stateMachine.role, tracing, settings.logGroup);
+    explainHandlerFindings(handler, role, tracing, settings.logGroup);
+    explainLoopFindings(stateMachine.role, handler, tracing);
   }
 
   /** Fails synthesis when a construct asks for other settings than the stack's infrastructure has. */
@@ -163,13 +164,7 @@ export class WaiterInfrastructure extends Construct {
     }));
     if (this.startSuppressed) return;
     this.startSuppressed = true;
-    suppress(defaultPolicyOf(loopRole), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'GraphExport: the loop starts the export, and StartExportTask authorizes the export task it creates, whose id'
-        + ' does not exist before the call, so it is granted on the export tasks of this account and region only; the graph'
-        + ' is named exactly. The loop cancels an export it started when its wait times out (cancelOnDelete).',
-      applies_to: [{ regex: EXPORT_TASK_ARN_REGEX }],
-    }]);
+    explainStartExportFindings(loopRole);
   }
 
   /** Lets the handler cancel a running export when its GraphExport is deleted (cancelOnDelete). */
@@ -183,109 +178,6 @@ export class WaiterInfrastructure extends Construct {
     }));
     // The loop cancels the export it started when its wait times out.
     this.loopRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['neptune-graph:CancelExportTask'], resources: [this.exportTasks] }));
-    suppress(defaultPolicyOf(this.handlerRole), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'GraphExport with cancelOnDelete: the handler cancels the export its resource started, whose id is only known at'
-        + ' deploy time, so CancelExportTask, GetExportTask and ListExportTasks are granted on the export tasks of this account'
-        + ' and region only.',
-      applies_to: [{ regex: EXPORT_TASK_ARN_REGEX }],
-    }]);
+    explainCancelExportFindings(this.handlerRole);
   }
-
-  /**
-   * Records, where cdk-nag reads them (the `cdk_nag` metadata of each CloudFormation resource), the
-   * findings of the AwsSolutions and Serverless packs that are inherent to this design, each with its
-   * reason and, for IAM5, the exact finding it covers. cdk-nag itself is not a dependency.
-   */
-  private explainNagFindings(
-    handler: lambda.Function,
-    handlerRole: iam.IRole,
-    loopRole: iam.IRole,
-    tracing: boolean,
-    userLogGroup?: logs.ILogGroup,
-  ): void {
-    const stack = Stack.of(this);
-    const xray = 'X-Ray tracing (on by default, `tracing: false` removes it) adds xray:PutTraceSegments and xray:PutTelemetryRecords'
-      + ' (and, for Step Functions, xray:GetSamplingRules and xray:GetSamplingTargets), which support no resource-level permissions.';
-
-    suppress(handler.node.defaultChild as CfnResource, [{
-      id: 'Serverless-LambdaDLQ',
-      reason: 'The handler never throws on a CloudFormation event: it answers every request itself (FAILED on any error, and before'
-        + ' the Lambda timeout), so a dead-letter queue of the asynchronous invocation would stay empty, and nothing could answer'
-        + ' CloudFormation from it. The wait loop invokes the handler synchronously and retries it (a DLQ does not apply there).',
-    }, ...['AwsSolutions-L1', 'Serverless-LambdaLatestVersion'].map((id) => ({
-      id,
-      reason: 'The handler is bundled for and tested on Node.js 22 (esbuild target node22) and pinned to it on purpose; a newer'
-        + ' runtime is adopted by a release of this library that builds and tests for it, not picked up unannounced.',
-    }))]);
-
-    suppress(defaultPolicyOf(handlerRole), [
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'The handler keeps each waiting request\'s ResponseURL (a secret) and each answer\'s results in Parameter Store'
-          + ' under one path of its own, named per request and per resource at deploy time: ssm:PutParameter, GetParameter and'
-          + ' DeleteParameter are granted on that path only.',
-        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):parameter\\/cdk-neptune-graph-export\\/[A-Za-z0-9-]+\\/\\*$/' }],
-      },
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'A Delete of a Create that CloudFormation cancelled stops the execution that still waits for it, and a redelivered'
-          + ' request asks whether its execution still runs; execution names are only known at deploy time, so'
-          + ' states:StopExecution and states:DescribeExecution are granted on the executions of this one state machine.',
-        applies_to: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[A-Za-z0-9-]+:\\*$/' }],
-      },
-      ...(tracing ? [{ id: 'AwsSolutions-IAM5', reason: xray, applies_to: ['Resource::*'] }] : []),
-    ]);
-    if (userLogGroup && !Token.isUnresolved(userLogGroup.logGroupName)) {
-      // An imported log group's ARN is `...:log-group:<name>:*` in the template: its log streams.
-      const name = userLogGroup.logGroupName.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-      suppress(defaultPolicyOf(handlerRole), [{
-        id: 'AwsSolutions-IAM5',
-        reason: 'logs:CreateLogStream and logs:PutLogEvents act on the log streams of the log group given in `logGroup`;'
-          + ' `<log group ARN>:*` is how CloudWatch Logs names the streams of that one group.',
-        applies_to: [{ regex: `/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):log-group:${name}:\\*$/` }],
-      }]);
-    }
-
-    const handlerId = stack.getLogicalId(handler.node.defaultChild as CfnResource);
-    suppress(defaultPolicyOf(loopRole), [
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'One state machine serves every waiter of the stack and learns each task id at deploy time from the custom'
-          + ' resource, so the read-only neptune-graph:GetExportTask is granted on the export tasks of this account and region only.',
-        applies_to: [{ regex: EXPORT_TASK_ARN_REGEX }],
-      },
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'The CDK LambdaInvoke task grants lambda:InvokeFunction on the handler and its versions and aliases (<arn>:*);'
-          + ' the loop only invokes the handler of this same construct, so the wildcard covers nothing else.',
-        applies_to: [`Resource::<${handlerId}.Arn>:*`],
-      },
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'Step Functions logging to CloudWatch Logs needs the log delivery actions (logs:CreateLogDelivery,'
-          + ' logs:GetLogDelivery, logs:UpdateLogDelivery, logs:DeleteLogDelivery, logs:ListLogDeliveries, logs:PutResourcePolicy,'
-          + ` logs:DescribeResourcePolicies, logs:DescribeLogGroups), which support only Resource "*".${tracing ? ` ${xray}` : ''}`,
-        applies_to: ['Resource::*'],
-      },
-    ]);
-  }
-}
-
-export interface NagSuppression {
-  readonly id: string;
-  readonly reason: string;
-  readonly applies_to?: Array<string | { regex: string }>;
-}
-
-/** Adds suppressions to the `cdk_nag` metadata of a resource (the format NagSuppressions writes). */
-export function suppress(resource: CfnResource | undefined, rules: NagSuppression[]): void {
-  if (!resource) return;
-  const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: NagSuppression[] } | undefined)?.rules_to_suppress ?? [];
-  resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, ...rules] });
-}
-
-/** The CloudFormation policy the CDK creates for statements added to a role. */
-export function defaultPolicyOf(role: iam.IRole): CfnResource | undefined {
-  return role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
 }

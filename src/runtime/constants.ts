@@ -10,7 +10,7 @@ export const WAITER_RESOURCE_TYPE = 'Custom::NeptuneGraphExportTaskWaiter';
 export const GRAPH_EXPORT_RESOURCE_TYPE = 'Custom::NeptuneGraphExport';
 
 /** Custom-resource properties the constructs send and the handler reads. */
-export const Props = {
+export const ResourceProperties = {
   TASK_IDENTIFIER: 'TaskIdentifier',
   TIMEOUT_SECONDS: 'TimeoutSeconds',
   MIN_POLL_SECONDS: 'MinPollIntervalSeconds',
@@ -23,7 +23,7 @@ export const Props = {
   EXPORT: 'Export',
 } as const;
 
-/** Fields of the StartExportTask request (Props.EXPORT), PascalCase. */
+/** Fields of the StartExportTask request (ResourceProperties.EXPORT), PascalCase. */
 export const ExportFields = {
   GRAPH_IDENTIFIER: 'GraphIdentifier',
   ROLE_ARN: 'RoleArn',
@@ -36,7 +36,7 @@ export const ExportFields = {
 } as const;
 
 /** Attributes of the custom resource (Fn::GetAtt names). */
-export const Attrs = {
+export const ResourceAttributes = {
   TASK_ID: 'TaskId',
   GRAPH_ID: 'GraphId',
   STATUS: 'Status',

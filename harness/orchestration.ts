@@ -7,7 +7,7 @@
  * including the ones it sends on rollback; and every operation ends in a stack status with a log
  * of resource events that tests can assert.
  *
- * What it follows, and where that comes from (see test/harness/README.md for the full list and
+ * What it follows, and where that comes from (see harness/README.md for the full list and
  * for what it leaves out):
  * - Stack and resource life cycles, the two phases of an update (changes, then cleanup deletes that
  *   cannot fail the update), the rollback update of a custom resource with ResourceProperties=OLD

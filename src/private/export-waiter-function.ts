@@ -19,7 +19,7 @@ export class ExportWaiterFunction extends lambda.Function {
       ...props,
       runtime: new lambda.Runtime('nodejs22.x', lambda.RuntimeFamily.NODEJS),
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(path.join(__dirname, '../assets/lambda/export-waiter.lambda')),
+      code: lambda.Code.fromAsset(path.join(__dirname, '../../assets/lambda/export-waiter.lambda')),
     });
     this.addEnvironment('AWS_NODEJS_CONNECTION_REUSE_ENABLED', '1', { removeInEdge: true });
   }

@@ -3,8 +3,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ANSWER_MARKER, ANSWER_NOT_DELIVERED, Outcome, ROUNDS_PER_EXECUTION } from './constants';
-import { ELAPSED_RANGES, LOOP_STATE_FIELDS } from './polling-policy';
+import { ANSWER_MARKER, ANSWER_NOT_DELIVERED, Outcome, ROUNDS_PER_EXECUTION } from '../runtime/constants';
+import { ELAPSED_RANGES, LOOP_STATE_FIELDS } from '../runtime/polling-policy';
 
 /** Names of the loop's states (the local harness and the tests read executions by them). */
 export const WaitLoopStates = {

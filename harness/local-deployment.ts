@@ -54,12 +54,12 @@ type StateMachineConstructor = new (definition: unknown, options?: { validationO
 const { StateMachine } = loadInterpreter<{ StateMachine: StateMachineConstructor }>();
 
 /** The handler as users deploy it: built by `npx projen bundle` (part of every build). */
-export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
+export const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
 
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
 const CREDENTIALS = { accessKeyId: 'AKIDLOCALHARNESS', secretAccessKey: 'local-harness-secret' };
 const WAITER_TYPE_PREFIX = 'Custom::';
-/** The environment variable that tells the waiter's handler its state machine (src/constants.ts Env). */
+/** The environment variable that tells the waiter's handler its state machine (src/runtime/constants.ts Env). */
 const WAITER_FUNCTION_ENV = 'WAIT_LOOP_STATE_MACHINE_ARN';
 const WAIT_CONDITION_HANDLE = 'AWS::CloudFormation::WaitConditionHandle';
 const WAIT_CONDITION = 'AWS::CloudFormation::WaitCondition';
@@ -88,7 +88,7 @@ export interface ExecutionRecord extends ExecutionObservations {
 /**
  * A call made by one of the deployment's principals (the waiter function's role, or the state
  * machine's role). `LocalDeployment.gate` sees the state machine's Task calls before they reach their
- * service; a model of CloudFormation (test/harness/orchestration.ts) uses it, and proxies the
+ * service; a model of CloudFormation (harness/orchestration.ts) uses it, and proxies the
  * handler's HTTP calls itself, to refuse calls to resources not created yet and calls that the IAM
  * policies in effect do not allow.
  */

@@ -1,10 +1,10 @@
 import { createHash } from 'crypto';
 import { CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { Attrs, Limits, MAX_TIMEOUT_SECONDS, Props, WAITER_RESOURCE_TYPE } from './constants';
-import { AttributeReader, ExportTaskResult, ExportWaitOptions } from './export-task-result';
-import { checkPollInterval, checkPollRange, checkTimeout } from './validation';
+import { AttributeReader, ExportTaskResult, ExportWaitOptions } from '../export-task-result';
 import { WaiterInfrastructure } from './waiter-infrastructure';
+import { ResourceAttributes, Limits, MAX_TIMEOUT_SECONDS, ResourceProperties, WAITER_RESOURCE_TYPE } from '../runtime/constants';
+import { checkPollInterval, checkPollRange, checkTimeout } from '../runtime/validation';
 
 /**
  * How ExportTaskWaiter and GraphExport wait: the custom resource, and in long-wait mode the
@@ -62,9 +62,9 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
   const unlessDefault = (name: string, value: number, fallback: number) => (value === fallback ? {} : { [name]: value });
   const properties: Record<string, unknown> = {
     ...request.properties,
-    ...unlessDefault(Props.TIMEOUT_SECONDS, timeout, Limits.DEFAULT_TIMEOUT),
-    ...unlessDefault(Props.MIN_POLL_SECONDS, minPoll, Limits.DEFAULT_MIN_POLL),
-    ...unlessDefault(Props.MAX_POLL_SECONDS, maxPoll, Limits.DEFAULT_MAX_POLL),
+    ...unlessDefault(ResourceProperties.TIMEOUT_SECONDS, timeout, Limits.DEFAULT_TIMEOUT),
+    ...unlessDefault(ResourceProperties.MIN_POLL_SECONDS, minPoll, Limits.DEFAULT_MIN_POLL),
+    ...unlessDefault(ResourceProperties.MAX_POLL_SECONDS, maxPoll, Limits.DEFAULT_MAX_POLL),
   };
 
   if (!longWait) {
@@ -89,7 +89,7 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
   const resource = new CustomResource(scope, 'Resource', {
     serviceToken: infrastructure.handler.functionArn,
     resourceType: request.resourceType,
-    properties: { ...properties, [Props.SIGNAL_URL]: handle.ref },
+    properties: { ...properties, [ResourceProperties.SIGNAL_URL]: handle.ref },
     // Answered as soon as the task is known (after StartExportTask, for a GraphExport).
     serviceTimeout: Duration.minutes(15),
   });
@@ -106,7 +106,7 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
   const result = new CustomResource(scope, 'Result', {
     serviceToken: infrastructure.handler.functionArn,
     resourceType: WAITER_RESOURCE_TYPE,
-    properties: { [Props.TASK_IDENTIFIER]: resource.getAttString(Attrs.TASK_ID) },
+    properties: { [ResourceProperties.TASK_IDENTIFIER]: resource.getAttString(ResourceAttributes.TASK_ID) },
     serviceTimeout: Duration.seconds(Limits.DEFAULT_TIMEOUT + Limits.ANSWER_MARGIN),
   });
   result.node.addDependency(condition);
