@@ -136,3 +136,26 @@ export const MAX_TIMEOUT_SECONDS = Limits.CLOUDFORMATION_MAX_WAIT - Limits.ANSWE
 /** A WaitCondition waits at most 12 hours; the loop keeps the same margin to signal. */
 export const WAIT_CONDITION_MAX_WAIT = 12 * 3600;
 export const MAX_LONG_TIMEOUT_SECONDS = WAIT_CONDITION_MAX_WAIT - Limits.ANSWER_MARGIN;
+
+/**
+ * CloudWatch metrics the handler publishes, as Embedded Metric Format lines in its own log (no
+ * cloudwatch:PutMetricData, no Lambda per poll), once per wait that ends. The constructs' `metric*`
+ * methods name the same metrics. Changing a name after a release breaks users' alarms.
+ */
+export const WaitMetrics = {
+  NAMESPACE: 'NeptuneGraphExport',
+  /** Dimensions: the stack's name and the logical id of the custom resource whose wait ended. */
+  STACK_DIMENSION: 'StackName',
+  RESOURCE_DIMENSION: 'LogicalResourceId',
+  /** 1 per wait that ended with the task SUCCEEDED. */
+  SUCCEEDED: 'WaitsSucceeded',
+  /** 1 per wait that failed the deployment: the task failed, was cancelled or deleted, could not be read, or the wait timed out. */
+  FAILED: 'WaitsFailed',
+  /** 1 per wait that failed because the timeout passed (also counted in FAILED). */
+  TIMED_OUT: 'WaitsTimedOut',
+  /** Seconds the export ran (the task's TimeElapsedSeconds), for succeeded exports. */
+  DURATION: 'ExportDuration',
+  /** Vertices and edges the export wrote, for succeeded exports. */
+  VERTICES_WRITTEN: 'VerticesWritten',
+  EDGES_WRITTEN: 'EdgesWritten',
+} as const;
