@@ -21,10 +21,9 @@ const SUCCEEDED_ATTRIBUTES = { TimeElapsedSeconds: '754', NumVerticesWritten: '1
 const AT = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 function recordOf(end: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT', overrides: Json = {}): EmfRecord {
-  const record = waitMetricsRecord({
-    stackId: STACK_ID, logicalResourceId: 'NightlyExport1A2B3C4D', taskId: TASK_ID, end,
-    ...(end === 'SUCCEEDED' ? { attributes: SUCCEEDED_ATTRIBUTES } : {}), ...overrides,
-  }, AT);
+  const attributes = end === 'SUCCEEDED' ? { attributes: SUCCEEDED_ATTRIBUTES } : {};
+  const wait = { stackId: STACK_ID, logicalResourceId: 'NightlyExport1A2B3C4D', taskId: TASK_ID, end, ...attributes, ...overrides };
+  const record = waitMetricsRecord(wait, AT);
   if (typeof record === 'string') throw new Error(record);
   return record;
 }
