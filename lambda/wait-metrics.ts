@@ -137,7 +137,8 @@ export function endedWait(request: Partial<LoopRequest>, taskId: string, outcome
 export function publishWaitMetrics(request: Partial<LoopRequest>, taskId: string, outcome: unknown, verdict: Verdict): void {
   const wait = endedWait(request, taskId, outcome, verdict);
   if (!wait) return;
-  const record = waitMetricsRecord(wait, Date.now());
+  // Whole milliseconds, as the specification's Timestamp is (a faked clock can give fractions).
+  const record = waitMetricsRecord(wait, Math.floor(Date.now()));
   if (typeof record === 'string') {
     log('WARN', `No metrics for this wait: ${record}`, { taskId });
     return;

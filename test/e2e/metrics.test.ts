@@ -7,6 +7,7 @@
  */
 import { CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import { answeredOnce, deploymentsStoppedAfterEach, TASK_ID, waiterStack } from './helpers';
+import { expectStatus, exportStack, NINETY_MINUTES, orchestratedStacksStoppedAfterEach, runExportsAs, TEN_MINUTES } from './orchestration-helpers';
 import { RecordedAnswer } from '../../harness/cloudformation';
 import { LocalDeployment } from '../../harness/local-deployment';
 import { waitMetric } from '../../src/private/metrics';
@@ -124,4 +125,34 @@ test('an Update that only changes the timeout re-reads the task: one record for 
   expect(created.body).toMatchObject({ Status: 'SUCCESS' });
   expect(d.executions).toHaveLength(2);
   expect(recordsOf(d)).toHaveLength(1);
+});
+
+describe('through a model of CloudFormation', () => {
+  const orchestrate = orchestratedStacksStoppedAfterEach();
+  const FAILED_EXPORT = { ...TEN_MINUTES, outcome: 'FAILED' as const, statusReason: 'Access denied writing to the destination' };
+
+  test('a long-wait GraphExport counts its Create and its failed Update once each under the construct\'s dimensions; the rollback counts nothing', async () => {
+    const version = () => exportStack({ timeout: Duration.hours(2) });
+    const first = version();
+    const resource = first.node.findChild('Export').node.findChild('Resource').node.defaultChild as CfnResource;
+    const dimensions = first.resolve(waitMetric(resource, WaitMetrics.FAILED, {}).dimensions) as Json;
+    const stack = await orchestrate(first, { stackName: first.stackName });
+    runExportsAs(stack.deployment.emulator, [NINETY_MINUTES, FAILED_EXPORT]);
+    expectStatus(await stack.deploy(), 'CREATE_COMPLETE');
+
+    const updated = await stack.update(exportStack({ timeout: Duration.hours(2), format: 'CSV' }));
+
+    expectStatus(updated, 'UPDATE_ROLLBACK_COMPLETE');
+    expect(updated.requests.some((r) => r.phase === 'rollback' && r.logicalId === dimensions.LogicalResourceId)).toBe(true);
+    const records = recordsOf(stack.deployment).map((line) => JSON.parse(line) as Json);
+    records.forEach((record) => expect(emfViolations(JSON.stringify(record))).toEqual([]));
+    const counted = records
+      .filter((record) => record.StackName === dimensions.StackName && record.LogicalResourceId === dimensions.LogicalResourceId)
+      .map((record) => ({ succeeded: record.WaitsSucceeded, failed: record.WaitsFailed, duration: record.ExportDuration }));
+    expect(counted).toEqual([
+      { succeeded: 1, failed: 0, duration: 90 * 60 },
+      { succeeded: 0, failed: 1, duration: undefined },
+    ]);
+    expect(stack.deployment.logs.filter((line) => stack.deployment.cloudFormation.secrets.some((secret) => line.includes(secret)))).toEqual([]);
+  });
 });
