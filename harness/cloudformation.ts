@@ -194,8 +194,12 @@ interface HandleTarget {
  * A local stand-in for CloudFormation: issues custom-resource events and receives their answers.
  */
 export class CloudFormationReceiver {
-  /** Starts the receiver on 127.0.0.1 with an ephemeral port. */
-  public static async start(): Promise<CloudFormationReceiver> {
+  /**
+   * Starts the receiver on 127.0.0.1 with an ephemeral port. `stackName` names the stack in its
+   * StackId (default `harness-stack`): a test that compares what the handler derives from the
+   * StackId with what a CDK stack renders gives the CDK stack's name.
+   */
+  public static async start(options: { stackName?: string } = {}): Promise<CloudFormationReceiver> {
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -204,7 +208,7 @@ export class CloudFormationReceiver {
         resolve();
       });
     });
-    return new CloudFormationReceiver(server);
+    return new CloudFormationReceiver(server, options.stackName ?? 'harness-stack');
   }
 
   /** Every violation seen, each prefixed with its request id ("<id>: <message>"). */
@@ -212,7 +216,7 @@ export class CloudFormationReceiver {
   /** Every ResponseURL issued and its X-Amz-Signature value, for leak checks (logs, outputs, state). */
   public readonly secrets: string[] = [];
   /** One stack for the whole receiver, as all events of a test belong to the same stack. */
-  public readonly stackId = `arn:aws:cloudformation:us-east-1:123456789012:stack/harness-stack/${randomUUID()}`;
+  public readonly stackId: string;
 
   private readonly server: http.Server;
   private readonly port: number;
@@ -229,7 +233,8 @@ export class CloudFormationReceiver {
   private faults: ReceiverFault[] = [];
   private stopped = false;
 
-  private constructor(server: http.Server) {
+  private constructor(server: http.Server, stackName: string) {
+    this.stackId = `arn:aws:cloudformation:us-east-1:123456789012:stack/${stackName}/${randomUUID()}`;
     this.server = server;
     this.port = (server.address() as { port: number }).port;
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res));

@@ -36,6 +36,7 @@ import { asInterpreterRuns, loadInterpreter } from './interpreter-fixes';
 import { asyncRetryDelaySeconds, LambdaFaultRule, LambdaFaults, STEP_FUNCTIONS_LAMBDA_ERRORS } from './lambda-faults';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
 import { SsmParameterStoreEmulator } from './ssm-emulator';
+import { captureStdoutLines } from './stdout-lines';
 import { ApiError, ExecutionStatus, serveStepFunctionsRequest, StepFunctionsApi } from './step-functions-endpoint';
 import {
   asCloudFormationSends, evaluateSelectSplit, plausibleResourceValues, Pseudo, resolve, resolvePartially, ResourceValues, resourcesOfType, Template,
@@ -170,6 +171,11 @@ export interface LocalDeploymentOptions {
    * @default - plausible values; WaitConditionHandles resolve to the receiver's handle URL
    */
   readonly resourceValues?: Record<string, ResourceValues>;
+  /**
+   * The stack's name in the StackId of every request (the handler's metrics read it from there).
+   * @default 'harness-stack'
+   */
+  readonly stackName?: string;
 }
 
 /** Real milliseconds between two steps of the virtual clock during a paced pause. */
@@ -193,15 +199,17 @@ export class LocalDeployment {
   public static async startFromTemplate(template: Template, options: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
     const clock = new SyncedClock(options.startEpochSeconds);
     const emulator = await NeptuneGraphEmulator.start({ clock, seed: options.seed ?? 1 });
-    const cloudFormation = await CloudFormationReceiver.start();
+    const cloudFormation = await CloudFormationReceiver.start({ stackName: options.stackName });
     const ssm = await SsmParameterStoreEmulator.start({ region: PSEUDO.region, account: PSEUDO.account });
     const deployment = new LocalDeployment(template, clock, emulator, cloudFormation, ssm, options);
     await deployment.listen();
     return deployment;
   }
 
-  /** Every line the handler logged, in order. */
+  /** Every line the handler logged, in order (through `console` or straight to stdout). */
   public readonly logs: string[] = [];
+  /** The lines the handler wrote straight to stdout (its metric records), also in `logs`. */
+  public readonly stdout: string[] = [];
   /** Every invocation of the handler, in order. */
   public readonly invocations: InvocationRecord[] = [];
   public readonly executions: ExecutionRecord[] = [];
@@ -531,15 +539,24 @@ export class LocalDeployment {
 
   private captureConsole(): void {
     const { log, error, warn, info } = console;
+    // The handler's metric records go straight to stdout (wait-metrics.ts): they are log lines too.
+    const stdout = captureStdoutLines((line) => {
+      this.logs.push(line);
+      this.stdout.push(line);
+      if (this.options.verbose) stdout.passThrough(() => log(line));
+    });
     const capture = (original: (...args: unknown[]) => void) => (...args: unknown[]) => {
       this.logs.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-      if (this.options.verbose) original(...args);
+      if (this.options.verbose) stdout.passThrough(() => original(...args));
     };
     console.log = capture(log);
     console.info = capture(info);
     console.warn = capture(warn);
     console.error = capture(error);
-    this.restoreConsole = () => Object.assign(console, { log, error, warn, info });
+    this.restoreConsole = () => {
+      Object.assign(console, { log, error, warn, info });
+      stdout.restore();
+    };
   }
 
   private loadHandler(): Handler {

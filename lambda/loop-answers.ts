@@ -8,6 +8,7 @@ import { CloudFormationAnswer, serializeAnswer, MAX_ANSWER_BYTES } from './cloud
 import { CREATE_FAILED_ID, deliver, errorText, isObject, Json, log, text } from './common';
 import { forget, readRequestSecrets, readResults, RequestSecrets, storeResults } from './parameter-store';
 import { formatIdentity, formatPhysicalId, parsePhysicalId, resultsKey } from './physical-id';
+import { publishWaitMetrics } from './wait-metrics';
 import { ANSWER_NOT_DELIVERED, ResourceAttributes, Outcome } from '../src/runtime/constants';
 import { show } from '../src/runtime/validation';
 
@@ -68,6 +69,7 @@ export async function answerFromLoop(payload: LoopAnswer): Promise<void> {
     if (verdict.status === 'SUCCESS' && verdict.data) await storeResults(resultsKeyOf(request, physicalId), verdict.data);
   }
   await forget(text(request.parameterName));
+  publishWaitMetrics(request, taskId, payload.answer?.outcome, verdict);
 }
 
 /** The request's secrets; undefined (and logged) when nobody waits for the request any more. */

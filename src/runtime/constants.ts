@@ -139,8 +139,9 @@ export const MAX_LONG_TIMEOUT_SECONDS = WAIT_CONDITION_MAX_WAIT - Limits.ANSWER_
 
 /**
  * CloudWatch metrics the handler publishes, as Embedded Metric Format lines in its own log (no
- * cloudwatch:PutMetricData, no Lambda per poll), once per wait that ends. The constructs' `metric*`
- * methods name the same metrics. Changing a name after a release breaks users' alarms.
+ * cloudwatch:PutMetricData, no Lambda per poll), once per wait that ends (lambda/wait-metrics.ts):
+ * not for an Update or rollback that only re-reads the task the resource already has. The constructs'
+ * `metric*` methods name the same metrics. Changing a name after a release breaks users' alarms.
  */
 export const WaitMetrics = {
   NAMESPACE: 'NeptuneGraphExport',
@@ -149,7 +150,7 @@ export const WaitMetrics = {
   RESOURCE_DIMENSION: 'LogicalResourceId',
   /** 1 per wait that ended with the task SUCCEEDED. */
   SUCCEEDED: 'WaitsSucceeded',
-  /** 1 per wait that failed the deployment: the task failed, was cancelled or deleted, could not be read, or the wait timed out. */
+  /** 1 per wait that failed the deployment: the export could not be started, the task failed, was cancelled or deleted, could not be read, or the wait timed out. */
   FAILED: 'WaitsFailed',
   /** 1 per wait that failed because the timeout passed (also counted in FAILED). */
   TIMED_OUT: 'WaitsTimedOut',

@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import { CloudFormationReceiver, CustomResourceEvent, EventOptions, RequestType } from '../../harness/cloudformation';
 import { EmulatedTask, NeptuneGraphEmulator, TaskScript } from '../../harness/neptune-emulator';
 import { SsmParameterStoreEmulator } from '../../harness/ssm-emulator';
+import { captureStdoutLines, StdoutCapture } from '../../harness/stdout-lines';
 import { ApiError, ExecutionStatus, serveStepFunctionsRequest, StepFunctionsApi } from '../../harness/step-functions-endpoint';
 import { executionBaseName, resourceKey, resultsKey } from '../../lambda/physical-id';
 import {
@@ -324,8 +325,10 @@ export interface HandlerEnvironment {
   ssm: SsmParameterStoreEmulator;
   neptune: NeptuneGraphEmulator;
   raw: RawRecorder;
-  /** Every line the handler logged, in order. */
+  /** Every line the handler logged, in order (through `console` or straight to stdout). */
   readonly logLines: string[];
+  /** The lines the handler wrote straight to stdout (its metric records), also in `logLines`. */
+  readonly stdoutLines: string[];
   /** URLs and signatures issued outside the receiver (which keeps its own list). */
   readonly secrets: string[];
   setEnv(name: string, value: string | undefined): void;
@@ -343,8 +346,10 @@ export function useHandlerEnvironment(): HandlerEnvironment {
   const savedEnv: Record<string, string | undefined> = {};
   const originalConsole = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
   const tasks: EmulatedTask[] = [];
+  let stdout: StdoutCapture | undefined;
   const env = {
     logLines: [] as string[],
+    stdoutLines: [] as string[],
     addTask(script: TaskScript = {}) {
       const task = env.neptune.addTask(script);
       tasks.push(task);
@@ -384,10 +389,15 @@ export function useHandlerEnvironment(): HandlerEnvironment {
       env.logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
     };
     Object.assign(console, { log: capture, info: capture, warn: capture, error: capture, debug: capture });
+    stdout = captureStdoutLines((line) => {
+      env.logLines.push(line);
+      env.stdoutLines.push(line);
+    });
   });
 
   afterAll(async () => {
     Object.assign(console, originalConsole);
+    stdout?.restore();
     for (const [name, value] of Object.entries(savedEnv)) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
