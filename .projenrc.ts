@@ -152,6 +152,7 @@ project.postCompileTask.exec('jsii-rosetta extract --strict');
 // `compat: true`: that passes every change to an experimental API, and an unreachable registry.
 const compat = project.tasks.tryFind('compat')!;
 compat.reset('bash scripts/compat.sh');
+project.addPackageIgnore('/.compatignore');
 project.compileTask.spawn(compat);
 
 // `package` packs the npm tarball only, in CI and out. projen's default packs every language outside

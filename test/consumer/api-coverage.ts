@@ -84,16 +84,17 @@ function referenced(appDir: string, packageName: string, appFile: string): Set<s
 
   const record = (symbol: ts.Symbol | undefined, initializer = false) => {
     if (!symbol) return;
-    const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+    const target = (symbol.getFlags() & ts.SymbolFlags.Alias) !== 0 ? checker.getAliasedSymbol(symbol) : symbol; // eslint-disable-line no-bitwise
     for (const declaration of target.declarations ?? []) {
       const file = declaration.getSourceFile().fileName;
       if (!path.resolve(file).startsWith(packageDir)) continue;
       const module = moduleKey(path.relative(packageDir, file));
+      const memberName = ts.getNameOfDeclaration(declaration);
       if (isTypeDeclaration(declaration)) {
         found.add(`${module}:${qualifiedName(declaration)}${initializer ? '#initializer' : ''}`);
-      } else if (declaration.parent && isTypeDeclaration(declaration.parent) && declaration.name && ts.isIdentifier(declaration.name as ts.Node)) {
+      } else if (isTypeDeclaration(declaration.parent) && memberName && ts.isIdentifier(memberName)) {
         found.add(`${module}:${qualifiedName(declaration.parent)}`);
-        found.add(`${module}:${qualifiedName(declaration.parent)}.${(declaration.name as ts.Identifier).text}`);
+        found.add(`${module}:${qualifiedName(declaration.parent)}.${memberName.text}`);
       }
     }
   };

@@ -88,7 +88,10 @@ function checkParquetStack(template: Template): void {
   assert.deepStrictEqual(stateMachine.Properties!.LoggingConfiguration.Destinations, [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroupId, 'Arn'] } } }]);
   assert.deepStrictEqual(stateMachine.Properties!.TracingConfiguration, { Enabled: false });
   assert.strictEqual(only(template, 'AWS::Lambda::Function')[1].Properties!.TracingConfig, undefined);
-  assert.deepStrictEqual([template.Outputs.ParquetStateMachineArn.Value, template.Outputs.WaitedStateMachineArn.Value], [{ Ref: stateMachineId }, { Ref: stateMachineId }]);
+  assert.deepStrictEqual(
+    [template.Outputs.ParquetStateMachineArn.Value, template.Outputs.WaitedStateMachineArn.Value],
+    [{ Ref: stateMachineId }, { Ref: stateMachineId }],
+  );
 }
 
 function checkCsvStack(template: Template): void {
