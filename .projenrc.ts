@@ -25,7 +25,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // declared stable and majorVersion moves to 1.
   github: true,
   // Pull requests are merged by a maintainer; Mergify would be one more GitHub app with write access.
-  githubOptions: { mergify: false },
+  githubOptions: {
+    mergify: false,
+    // Pull requests are squash-merged: the title is the commit the next version is computed from.
+    pullRequestLintOptions: {
+      semanticTitleOptions: { types: ['feat', 'fix', 'docs', 'test', 'refactor', 'perf', 'build', 'ci', 'chore'] },
+    },
+  },
   release: true,
   majorVersion: 0,
   // Only `feat` and `fix` commits make a release; docs, tests and chores wait for the next one.
