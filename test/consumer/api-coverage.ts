@@ -4,8 +4,8 @@
 // type, the initializer of each concrete class, each public property, method and enum member, under
 // the type that declares it. The references come from the TypeScript checker run over the app against
 // the installed declarations: a name resolves to the declaration it means, so `waiter.attrTaskId`
-// counts for the base class that declares it and an object literal's key counts for the property of
-// the props interface it is typed as.
+// counts for the base class that declares it (and for ExportTaskWaiter, through which it was reached),
+// and an object literal's key counts for the property of the props interface it is typed as.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
@@ -82,19 +82,37 @@ function referenced(appDir: string, packageName: string, appFile: string): Set<s
   const packageDir = path.join(appDir, 'node_modules', packageName) + path.sep;
   const found = new Set<string>();
 
+  /** The module of a declaration in the installed package, or undefined for anything else. */
+  const packageModule = (declaration: ts.Node): string | undefined => {
+    const file = declaration.getSourceFile().fileName;
+    return path.resolve(file).startsWith(packageDir) ? moduleKey(path.relative(packageDir, file)) : undefined;
+  };
+
   const record = (symbol: ts.Symbol | undefined, initializer = false) => {
     if (!symbol) return;
     const target = (symbol.getFlags() & ts.SymbolFlags.Alias) !== 0 ? checker.getAliasedSymbol(symbol) : symbol; // eslint-disable-line no-bitwise
     for (const declaration of target.declarations ?? []) {
-      const file = declaration.getSourceFile().fileName;
-      if (!path.resolve(file).startsWith(packageDir)) continue;
-      const module = moduleKey(path.relative(packageDir, file));
+      const module = packageModule(declaration);
       const memberName = ts.getNameOfDeclaration(declaration);
+      if (module === undefined) continue;
       if (isTypeDeclaration(declaration)) {
         found.add(`${module}:${qualifiedName(declaration)}${initializer ? '#initializer' : ''}`);
       } else if (isTypeDeclaration(declaration.parent) && memberName && ts.isIdentifier(memberName)) {
         found.add(`${module}:${qualifiedName(declaration.parent)}`);
         found.add(`${module}:${qualifiedName(declaration.parent)}.${memberName.text}`);
+      }
+    }
+  };
+
+  // A member also counts for the type it was reached through: jsii lists the members of a base class
+  // or interface the package does not export under each exported type that inherits them.
+  const recordThrough = (type: ts.Type | undefined, member: string) => {
+    for (const part of type?.isUnion() ? type.types : type ? [type] : []) {
+      for (const declaration of part.getSymbol()?.declarations ?? []) {
+        const module = packageModule(declaration);
+        if (module !== undefined && isTypeDeclaration(declaration)) {
+          found.add(`${module}:${qualifiedName(declaration)}.${member}`);
+        }
       }
     }
   };
@@ -105,11 +123,15 @@ function referenced(appDir: string, packageName: string, appFile: string): Set<s
     for (const type of expected?.isUnion() ? expected.types : expected ? [expected] : []) {
       record(checker.getPropertyOfType(type, key));
     }
+    recordThrough(expected, key);
   };
 
   const visit = (node: ts.Node): void => {
     if (ts.isIdentifier(node)) {
       record(checker.getSymbolAtLocation(node));
+    }
+    if (ts.isPropertyAccessExpression(node)) {
+      recordThrough(checker.getTypeAtLocation(node.expression), node.name.text);
     }
     if (ts.isNewExpression(node)) {
       record(checker.getSymbolAtLocation(node.expression), true);
