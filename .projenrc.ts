@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, ReleasableCommits } from 'projen';
 
 // aws-cdk-lib floor: CustomResource.serviceTimeout needs >= 2.174.0; 2.189.1 is the
 // oldest release this library is tested against (see README, "Compatibility").
@@ -19,9 +19,41 @@ const project = new awscdk.AwsCdkConstructLibrary({
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
-  github: false,
-  release: false,
-  depsUpgrade: false,
+  // Release engineering (CONTRIBUTING.md, "Releasing"): GitHub workflows for pull-request builds,
+  // releases from main and dependency upgrades. Versions come from conventional commits
+  // (commit-and-tag-version) and stay 0.x: a breaking change bumps the minor until the API is
+  // declared stable and majorVersion moves to 1.
+  github: true,
+  // Pull requests are merged by a maintainer; Mergify would be one more GitHub app with write access.
+  githubOptions: {
+    mergify: false,
+    // Pull requests are squash-merged: the title is the commit the next version is computed from.
+    pullRequestLintOptions: {
+      semanticTitleOptions: { types: ['feat', 'fix', 'docs', 'test', 'refactor', 'perf', 'build', 'ci', 'chore'] },
+    },
+  },
+  release: true,
+  majorVersion: 0,
+  // Only `feat` and `fix` commits make a release; docs, tests and chores wait for the next one.
+  releasableCommits: ReleasableCommits.featuresAndFixes(),
+  releaseToNpm: true,
+  depsUpgrade: true,
+  depsUpgradeOptions: {
+    workflowOptions: { schedule: javascript.UpgradeDependenciesSchedule.WEEKLY },
+  },
+  // The Lambda runtime the handler targets; jsii 6 supports Node 22 and 24.
+  workflowNodeVersion: '22.x',
+  // jsii targets for Python, Java, .NET and Go, with the names Construct Hub shows. The release
+  // workflow packages and publishes each in its own job with that language's toolchain; the offline
+  // build only generates their sources (post-compile below).
+  publishToPypi: { distName: 'cdk-neptune-graph-export', module: 'cdk_neptune_graph_export' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkneptunegraphexport',
+    mavenGroupId: 'io.github.cdk-neptune-graph-export',
+    mavenArtifactId: 'cdk-neptune-graph-export',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkNeptuneGraphExport', packageId: 'CdkNeptuneGraphExport' },
+  publishToGo: { moduleName: 'github.com/cdk-neptune-graph-export/cdk-neptune-graph-export-go' },
   // test/integ.*.ts: snapshots are made offline (`npx projen integ:update --dry-run`) and checked
   // by every test run; deploying them needs AWS credentials.
   experimentalIntegRunner: true,
@@ -140,24 +172,38 @@ for (const config of ['test/tsconfig.json', 'lambda/tsconfig.json', 'harness/tsc
 }
 project.testTask.prependSpawn(typecheck);
 
-// jsii targets for Python, Java, .NET and Go (names Construct Hub shows). Set directly rather than
-// through publishTo*: packaging for PyPI, Maven Central, NuGet and Go belongs to a release workflow
-// (see CONTRIBUTING.md).
-project.package.file.addOverride('jsii.targets', {
-  python: { distName: 'cdk-neptune-graph-export', module: 'cdk_neptune_graph_export' },
-  java: {
-    package: 'io.github.cdkneptunegraphexport',
-    maven: { groupId: 'io.github.cdk-neptune-graph-export', artifactId: 'cdk-neptune-graph-export' },
-  },
-  dotnet: { namespace: 'CdkNeptuneGraphExport', packageId: 'CdkNeptuneGraphExport' },
-  go: { moduleName: 'github.com/cdk-neptune-graph-export/cdk-neptune-graph-export-go' },
-});
-
 // Every jsii language must generate: full packaging needs the other registries (CONTRIBUTING.md),
 // so the build generates the sources only, and fails if any target fails.
 project.postCompileTask.exec('jsii-pacmak --code-only --targets python,java,dotnet,go --outdir .tmp/pacmak');
 // Every TypeScript example in the README compiles, so Construct Hub's translations are real.
 project.postCompileTask.exec('jsii-rosetta extract --strict');
+
+// API compatibility with the newest published version, right after jsii compiled the assembly, in
+// every build (pull requests and releases alike). scripts/compat.sh says why it is not projen's
+// `compat: true`: that passes every change to an experimental API, and an unreachable registry.
+const compat = project.tasks.tryFind('compat')!;
+compat.reset('bash scripts/compat.sh');
+project.addPackageIgnore('/.compatignore');
+project.compileTask.spawn(compat);
+
+// `package` packs the npm tarball only, in CI and out. projen's default packs every language outside
+// CI, which needs PyPI, Maven Central, NuGet, the Go proxy and their toolchains; the build and release
+// workflows run each `package:<language>` in a job of its own with that toolchain instead
+// (`npx projen package-all` packs them all on a machine that has them).
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package:js')!);
+
+// The packed tarball installed into a fresh app, as a user installs it (test/consumer/run.ts); the
+// last step of `package`, so of every build (projen locks the build task itself).
+const consumer = project.addTask('test:consumer', {
+  description: 'Install the packed npm tarball into a fresh app, compile it strictly, synthesize it and check it uses every public API member',
+});
+consumer.exec('ts-node --transpile-only --project test/tsconfig.json test/consumer/run.ts');
+project.packageTask.spawn(consumer);
+// The consumer app imports the package by its name, which resolves only where the tarball is installed:
+// the consumer test compiles it there with strict tsc; the repository's type-check and ESLint skip it.
+project.tsconfigDev.addExclude('consumer/app');
+project.eslint?.addIgnorePattern('test/consumer/app/');
 
 // The suite again, against the newest aws-cdk-lib (the build runs it against the floor).
 const newest = project.addTask('test:newest-aws-cdk-lib', {
