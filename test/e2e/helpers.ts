@@ -11,7 +11,7 @@ import { ExportTaskWaiter, ExportTaskWaiterProps } from '../../src';
 export const TASK_ID = 't-0123456789';
 export const OTHER_TASK_ID = 't-abcdefghij';
 /** What the handler answers as PhysicalResourceId when a Create fails before it knows a task. */
-export const CREATE_FAILED_ID = 'neptune-graph-export-waiter-create-failed';
+export { CREATE_FAILED_ID } from '../../lambda/common';
 
 /** The answer body CloudFormation received. */
 export interface AnswerBody {

@@ -6,6 +6,7 @@
 import { CONTEXT, handlerRequests, Json, TASK_ID, useHandlerEnvironment, WAITER_PROPERTIES } from './fixtures';
 import type { CustomResourceEvent } from '../../harness/cloudformation';
 import { handler } from '../../lambda/export-waiter.lambda';
+import { ANSWER_MARKER, ResourceProperties } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
 const { createEvent, event, answerFor, startCalls, requestParameters } = handlerRequests(env);
@@ -68,7 +69,7 @@ describe('the handler never throws on a CloudFormation event', () => {
     expect(startCalls()).toEqual([]);
   });
 
-  test.each(['RequestId', 'StackId', 'PhysicalResourceId', 'ResponseURL', 'neptuneGraphExportWaiterAnswer'])(
+  test.each(['RequestId', 'StackId', 'PhysicalResourceId', 'ResponseURL', ANSWER_MARKER])(
     'a %s getter that throws does not make the handler throw',
     async (property) => {
       const e = createEvent();
@@ -99,7 +100,7 @@ describe('the handler never throws on a CloudFormation event', () => {
 
   test('a 100 kB property value is refused in well under a second, quoted short', async () => {
     // Redacting URLs from a log line must not backtrack over a long run of letters.
-    const e = createEvent({ ...WAITER_PROPERTIES, TaskIdentifier: `t-${'a'.repeat(100_000)}://` });
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: `t-${'a'.repeat(100_000)}://` });
     const started = Date.now();
     await handler(e, CONTEXT);
 

@@ -36,7 +36,7 @@ describe('Delete', () => {
   });
 
   test('answers SUCCESS even when the properties are invalid', async () => {
-    const e = event('Delete', { TaskIdentifier: 'T-BAD', TimeoutSeconds: 'abc' }, { physicalResourceId: 'whatever' });
+    const e = event('Delete', { [ResourceProperties.TASK_IDENTIFIER]: 'T-BAD', [ResourceProperties.TIMEOUT_SECONDS]: 'abc' }, { physicalResourceId: 'whatever' });
     await handler(e, CONTEXT);
 
     expect(answerFor(e)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'whatever' });
@@ -97,7 +97,7 @@ describe('Delete', () => {
     expect(env.receiver.attempts(e.RequestId)).toHaveLength(1);
   });
 
-  test('answers SUCCESS when an unexpected error stops it (no PARAMETER_PREFIX)', async () => {
+  test(`answers SUCCESS when an unexpected error stops it (no ${Env.PARAMETER_PREFIX})`, async () => {
     env.setEnv(Env.PARAMETER_PREFIX, undefined);
     try {
       const e = event('Delete', WAITER_PROPERTIES, { physicalResourceId: TASK_ID });
@@ -113,7 +113,7 @@ describe('Delete', () => {
 describe('Delete of a GraphExport', () => {
   const CANCELLING = { [ResourceProperties.CANCEL_ON_DELETE]: 'true' };
 
-  test('with CancelOnDelete cancels the running export of its physical id', async () => {
+  test(`with ${ResourceProperties.CANCEL_ON_DELETE} cancels the running export of its physical id`, async () => {
     const task = env.addTask({ cancellingSeconds: 0 });
     const fingerprint = exportFingerprint(exportRequest());
     const e = graphExportEvent(env.receiver, 'Delete', graphExportProperties(exportRequest(), CANCELLING), { physicalResourceId: `${task.taskId}:${fingerprint}` });
@@ -124,7 +124,7 @@ describe('Delete of a GraphExport', () => {
     expect(task.status()).toBe('CANCELLED');
   });
 
-  test('without CancelOnDelete leaves the export running', async () => {
+  test(`without ${ResourceProperties.CANCEL_ON_DELETE} leaves the export running`, async () => {
     const task = env.addTask();
     const e = graphExportEvent(env.receiver, 'Delete', graphExportProperties(), { physicalResourceId: `${task.taskId}:${exportFingerprint(exportRequest())}` });
     await handler(e, CONTEXT);

@@ -9,7 +9,7 @@ import {
 import type { CustomResourceEvent } from '../../harness/cloudformation';
 import { CREATE_FAILED_ID } from '../../lambda/common';
 import { handler } from '../../lambda/export-waiter.lambda';
-import { ExportFields } from '../../src/runtime/constants';
+import { ExportFields, Limits, MAX_TIMEOUT_SECONDS, ResourceProperties } from '../../src/runtime/constants';
 
 const env = useHandlerEnvironment();
 const { createEvent, event, answerFor, startCalls, requestParameters } = handlerRequests(env);
@@ -43,13 +43,13 @@ describe('invalid requests', () => {
     ['', '""'],
     [42, '42'],
     [undefined, 'undefined'],
-  ])('fails when TaskIdentifier is %j', async (taskIdentifier, shown) => {
-    const e = createEvent({ ...WAITER_PROPERTIES, TaskIdentifier: taskIdentifier });
+  ])(`fails when ${ResourceProperties.TASK_IDENTIFIER} is %j`, async (taskIdentifier, shown) => {
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: taskIdentifier });
     await handler(e, CONTEXT);
 
     const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
-    expect(answer.Reason).toMatch(new RegExp(`^TaskIdentifier .*got ${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    expect(answer.Reason).toMatch(new RegExp(`^${ResourceProperties.TASK_IDENTIFIER} .*got ${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
   });
 
   test.each([
@@ -59,18 +59,18 @@ describe('invalid requests', () => {
     ['59', '"59"'],
     ['1800.5', '"1800.5"'],
     [-1, '-1'],
-  ])('fails when TimeoutSeconds is %j', async (timeoutSeconds, shown) => {
-    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: timeoutSeconds });
+  ])(`fails when ${ResourceProperties.TIMEOUT_SECONDS} is %j`, async (timeoutSeconds, shown) => {
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.TIMEOUT_SECONDS]: timeoutSeconds });
     await handler(e, CONTEXT);
 
     const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
-    expect(answer.Reason).toContain(`TimeoutSeconds must be a whole number of seconds from 60 to 3300, got ${shown}`);
+    expect(answer.Reason).toContain(`${ResourceProperties.TIMEOUT_SECONDS} must be a whole number of seconds from ${Limits.MIN_TIMEOUT} to ${MAX_TIMEOUT_SECONDS}, got ${shown}`);
   });
 
   test.each([
-    ['MinPollIntervalSeconds', '0'],
-    ['MaxPollIntervalSeconds', '7200'],
+    [ResourceProperties.MIN_POLL_SECONDS, '0'],
+    [ResourceProperties.MAX_POLL_SECONDS, '7200'],
   ])('fails when %s is out of range', async (property, value) => {
     const e = createEvent({ ...WAITER_PROPERTIES, [property]: value });
     await handler(e, CONTEXT);
@@ -80,13 +80,13 @@ describe('invalid requests', () => {
     expect(answer.Reason).toContain(`${property} must be a whole number of seconds from 1 to 3600, got "${value}"`);
   });
 
-  test('fails when MinPollIntervalSeconds exceeds MaxPollIntervalSeconds', async () => {
-    const e = createEvent({ ...WAITER_PROPERTIES, MinPollIntervalSeconds: '120', MaxPollIntervalSeconds: '60' });
+  test(`fails when ${ResourceProperties.MIN_POLL_SECONDS} exceeds ${ResourceProperties.MAX_POLL_SECONDS}`, async () => {
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.MIN_POLL_SECONDS]: '120', [ResourceProperties.MAX_POLL_SECONDS]: '60' });
     await handler(e, CONTEXT);
 
     const answer = answerFor(e);
     expect(answer.Status).toBe('FAILED');
-    expect(answer.Reason).toBe('MinPollIntervalSeconds (120 s) must not exceed MaxPollIntervalSeconds (60 s)');
+    expect(answer.Reason).toBe(`${ResourceProperties.MIN_POLL_SECONDS} (120 s) must not exceed ${ResourceProperties.MAX_POLL_SECONDS} (60 s)`);
   });
 
   test.each(['StackId', 'RequestId', 'LogicalResourceId'])('fails when %s is blank: the answer could not be matched to the request', async (field) => {
@@ -102,14 +102,14 @@ describe('invalid requests', () => {
   });
 
   test('fails a Create with the physical id that the Delete after it treats as nothing to clean up', async () => {
-    const e = createEvent({ ...WAITER_PROPERTIES, TaskIdentifier: 'T-BAD' });
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: 'T-BAD' });
     await handler(e, CONTEXT);
 
     expect(answerFor(e)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: CREATE_FAILED_ID });
   });
 
   test('fails an Update with invalid properties and keeps the old physical id', async () => {
-    const e = event('Update', { ...WAITER_PROPERTIES, TimeoutSeconds: '99999' }, { physicalResourceId: 't-oldoldold1', oldProperties: WAITER_PROPERTIES });
+    const e = event('Update', { ...WAITER_PROPERTIES, [ResourceProperties.TIMEOUT_SECONDS]: '99999' }, { physicalResourceId: 't-oldoldold1', oldProperties: WAITER_PROPERTIES });
     await handler(e, CONTEXT);
 
     expect(answerFor(e)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 't-oldoldold1' });

@@ -24,7 +24,7 @@ describe('a misconfigured function', () => {
     expect(requestParameters()).toEqual([]);
   });
 
-  test('fails when the function has no WAIT_LOOP_STATE_MACHINE_ARN', async () => {
+  test(`fails when the function has no ${Env.STATE_MACHINE_ARN}`, async () => {
     env.setEnv(Env.STATE_MACHINE_ARN, undefined);
     try {
       const e = createEvent();
@@ -38,7 +38,7 @@ describe('a misconfigured function', () => {
     }
   });
 
-  test('fails when the function has no PARAMETER_PREFIX, naming it', async () => {
+  test(`fails when the function has no ${Env.PARAMETER_PREFIX}, naming it`, async () => {
     env.setEnv(Env.PARAMETER_PREFIX, undefined);
     try {
       const e = createEvent();
@@ -72,7 +72,7 @@ describe('Create and Update start the wait loop', () => {
   });
 
   test('the execution input holds the task, timeout, policy, loop state and request, and no secret', async () => {
-    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: '600', MinPollIntervalSeconds: '10', MaxPollIntervalSeconds: '120' });
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.TIMEOUT_SECONDS]: '600', [ResourceProperties.MIN_POLL_SECONDS]: '10', [ResourceProperties.MAX_POLL_SECONDS]: '120' });
     const before = Date.now();
     await handler(e, CONTEXT);
     const after = Date.now();
@@ -106,7 +106,7 @@ describe('Create and Update start the wait loop', () => {
 
   test('in long-wait mode the handle URL is stored with the ResponseURL, and neither is in the execution input or the log', async () => {
     const handle = env.receiver.waitConditionHandle('ExportWaitHandle');
-    const e = createEvent({ ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [ResourceProperties.SIGNAL_URL]: handle });
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.TIMEOUT_SECONDS]: '7200', [ResourceProperties.SIGNAL_URL]: handle });
     await handler(e, CONTEXT);
 
     const stored = JSON.parse(env.ssm.parameters.get(requestParameterOf(e))!.value);
@@ -121,7 +121,7 @@ describe('Create and Update start the wait loop', () => {
   });
 
   test('properties left out get the defaults: 30 minutes, 5 s and 15 minutes', async () => {
-    const e = createEvent({ TaskIdentifier: TASK_ID });
+    const e = createEvent({ [ResourceProperties.TASK_IDENTIFIER]: TASK_ID });
     await handler(e, CONTEXT);
 
     const input = startedInput(e);
@@ -155,7 +155,7 @@ describe('Create and Update start the wait loop', () => {
   });
 
   test('an Update that fails later keeps the old physical id', async () => {
-    const e = event('Update', { ...WAITER_PROPERTIES, TaskIdentifier: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: WAITER_PROPERTIES });
+    const e = event('Update', { ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: WAITER_PROPERTIES });
     await handler(e, CONTEXT);
 
     const input = startedInput(e);
@@ -166,7 +166,7 @@ describe('Create and Update start the wait loop', () => {
   test('an Update stops the execution still waiting for the request it supersedes, and forgets that request', async () => {
     const create = createEvent();
     await handler(create, CONTEXT);
-    const update = event('Update', { ...WAITER_PROPERTIES, TaskIdentifier: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: WAITER_PROPERTIES });
+    const update = event('Update', { ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: WAITER_PROPERTIES });
     await handler(update, CONTEXT);
     // CloudFormation redelivers the Update: its own execution is not superseded.
     await handler(update, CONTEXT);
@@ -205,8 +205,8 @@ describe('Create and Update start the wait loop', () => {
 
   test('a WaitCondition cannot wait a second time: an Update to another task behind the same handle fails', async () => {
     const handle = env.receiver.waitConditionHandle('SameHandle');
-    const properties = { ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [ResourceProperties.SIGNAL_URL]: handle };
-    const e = event('Update', { ...properties, TaskIdentifier: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: properties });
+    const properties = { ...WAITER_PROPERTIES, [ResourceProperties.TIMEOUT_SECONDS]: '7200', [ResourceProperties.SIGNAL_URL]: handle };
+    const e = event('Update', { ...properties, [ResourceProperties.TASK_IDENTIFIER]: OTHER_TASK_ID }, { physicalResourceId: TASK_ID, oldProperties: properties });
     await handler(e, CONTEXT);
 
     expect(answerFor(e)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: TASK_ID, Reason: expect.stringContaining('cannot wait a second time') });

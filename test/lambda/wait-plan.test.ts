@@ -24,12 +24,12 @@ describe('re-reading: an Update or rollback that asks for a task the resource ha
     return { input, answer };
   }
 
-  const waiter = (taskId: string) => ({ ...WAITER_PROPERTIES, TaskIdentifier: taskId });
+  const waiter = (taskId: string) => ({ ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: taskId });
   const update = (taskId: string, physicalId: string, oldTaskId: string) =>
     event('Update', waiter(taskId), { physicalResourceId: physicalId, oldProperties: waiter(oldTaskId) });
 
   test('a waiter Update that keeps its task re-reads it and answers the same physical id', async () => {
-    const { input, answer } = await run(event('Update', { ...waiter(TASK_ID), TimeoutSeconds: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) }));
+    const { input, answer } = await run(event('Update', { ...waiter(TASK_ID), [ResourceProperties.TIMEOUT_SECONDS]: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) }));
 
     expect(input.taskIdentifier).toBe(TASK_ID);
     expect(input.request).toMatchObject({ rereadPhysicalId: TASK_ID, previous: null });
@@ -48,7 +48,7 @@ describe('re-reading: an Update or rollback that asks for a task the resource ha
 
   test('a waiter Update that asks again for its current task after moving re-reads it, keeping the id it had', async () => {
     const physicalId = `${OTHER_TASK_ID};${TASK_ID}`;
-    const { input, answer } = await run(event('Update', { ...waiter(OTHER_TASK_ID), MaxPollIntervalSeconds: '60' }, { physicalResourceId: physicalId, oldProperties: waiter(OTHER_TASK_ID) }));
+    const { input, answer } = await run(event('Update', { ...waiter(OTHER_TASK_ID), [ResourceProperties.MAX_POLL_SECONDS]: '60' }, { physicalResourceId: physicalId, oldProperties: waiter(OTHER_TASK_ID) }));
 
     expect(input.request).toMatchObject({ rereadPhysicalId: physicalId });
     expect(answer.PhysicalResourceId).toBe(physicalId);
@@ -101,7 +101,7 @@ describe('re-reading: an Update or rollback that asks for a task the resource ha
     const create = await run(createEvent());
     expect(create.answer.Status).toBe('SUCCESS');
 
-    const again = event('Update', { ...waiter(TASK_ID), TimeoutSeconds: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) });
+    const again = event('Update', { ...waiter(TASK_ID), [ResourceProperties.TIMEOUT_SECONDS]: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) });
     await handler(again, CONTEXT);
     const gone = { outcome: Outcome.CALL_FAILED, error: { Error: 'NeptuneGraph.ResourceNotFoundException', Cause: 'Export task not found' } };
     const answer = await finishWait(again, gone);
@@ -110,7 +110,7 @@ describe('re-reading: an Update or rollback that asks for a task the resource ha
   });
 
   test('a re-read without kept results fails as the loop reported', async () => {
-    const again = event('Update', { ...waiter(TASK_ID), TimeoutSeconds: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) });
+    const again = event('Update', { ...waiter(TASK_ID), [ResourceProperties.TIMEOUT_SECONDS]: '900' }, { physicalResourceId: TASK_ID, oldProperties: waiter(TASK_ID) });
     await handler(again, CONTEXT);
     const gone = { outcome: Outcome.CALL_FAILED, error: { Error: 'NeptuneGraph.ResourceNotFoundException', Cause: 'Export task not found' } };
     const answer = await finishWait(again, gone);
