@@ -2,10 +2,10 @@
  * Small helpers for the end-to-end tests: a stack with one waiter, a deployment that is always
  * stopped after the test, and the checks every CloudFormation answer must pass.
  *
- * The end-to-end tests spell resource types and property names (Custom::NeptuneGraphExport,
- * TaskIdentifier, SignalURL, ...) as the synthesized template and CloudFormation's events show them,
- * rather than importing src/runtime/constants.ts: they play a deployed stack from the outside, where
- * a renamed constant is a broken contract and must fail them.
+ * Where an end-to-end test spells a property name or resource type out (TaskIdentifier, SignalURL,
+ * Custom::NeptuneGraphExport, ...) as CloudFormation's events and the synthesized template show it,
+ * rather than importing it from src/runtime/constants.ts, that is on purpose: these tests play a
+ * deployed stack from the outside, where a renamed constant is a broken contract and must fail them.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { RecordedAnswer } from '../../harness/cloudformation';
