@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 // bench/ is not shipped (package-ignored): it may use the project's devDependencies.
 import { buildSync } from 'esbuild';
+import { Env } from '../src/runtime/constants';
 
 const ROOT = path.join(__dirname, '..');
 export const LIBRARY_BUNDLE = path.join(ROOT, 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
@@ -65,7 +66,7 @@ export function subjects(workDir: string): ColdStartSubject[] {
   const deflated = (files: string[]) => files.reduce((sum, f) => sum + zlib.deflateRawSync(fs.readFileSync(f), { level: 9 }).length, 0);
   const unminified = unminifiedBundle(workDir);
   const providerPaths = providerFiles.map((f) => path.join(PROVIDER_RUNTIME, f));
-  const libraryEnv = { WAIT_LOOP_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:bench' };
+  const libraryEnv = { [Env.STATE_MACHINE_ARN]: 'arn:aws:states:us-east-1:123456789012:stateMachine:bench' };
   return [
     {
       name: 'library',

@@ -41,6 +41,7 @@ import { ApiError, ExecutionStatus, serveStepFunctionsRequest, StepFunctionsApi 
 import {
   asCloudFormationSends, evaluateSelectSplit, plausibleResourceValues, Pseudo, resolve, resolvePartially, ResourceValues, resourcesOfType, Template,
 } from './template';
+import { Env } from '../src/runtime/constants';
 
 type InstalledClock = ReturnType<typeof install>;
 
@@ -60,8 +61,8 @@ export const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'ex
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
 const CREDENTIALS = { accessKeyId: 'AKIDLOCALHARNESS', secretAccessKey: 'local-harness-secret' };
 const WAITER_TYPE_PREFIX = 'Custom::';
-/** The environment variable that tells the waiter's handler its state machine (src/runtime/constants.ts Env). */
-const WAITER_FUNCTION_ENV = 'WAIT_LOOP_STATE_MACHINE_ARN';
+/** The environment variable that tells the waiter's handler its state machine: how the harness finds that function. */
+const WAITER_FUNCTION_ENV = Env.STATE_MACHINE_ARN;
 const WAIT_CONDITION_HANDLE = 'AWS::CloudFormation::WaitConditionHandle';
 const WAIT_CONDITION = 'AWS::CloudFormation::WaitCondition';
 

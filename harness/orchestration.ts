@@ -38,6 +38,7 @@ import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { CustomResourceEvent, RequestType } from './cloudformation';
 import { CallRefusal, GatedCall, LocalDeployment, LocalDeploymentOptions, seededRandom } from './local-deployment';
 import { asCloudFormationSends, plausibleResourceValues, Pseudo, resolvePartially, ResourceValues, Template } from './template';
+import { Env } from '../src/runtime/constants';
 
 type Json = Record<string, unknown>;
 
@@ -722,7 +723,7 @@ export class OrchestratedStack {
     for (const template of this.knownTemplates) {
       for (const [id, r] of Object.entries(template.Resources)) {
         const variables = ((r.Properties?.Environment as { Variables?: Json } | undefined)?.Variables ?? {});
-        if (r.Type === 'AWS::Lambda::Function' && variables.WAIT_LOOP_STATE_MACHINE_ARN !== undefined) arns.push(functionArn(id));
+        if (r.Type === 'AWS::Lambda::Function' && variables[Env.STATE_MACHINE_ARN] !== undefined) arns.push(functionArn(id));
       }
     }
     return arns;

@@ -13,6 +13,25 @@ const PUT_TIMEOUT_MS = 8000;
 export const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 export const text = (value: unknown) => (typeof value === 'string' ? value : value === undefined || value === null ? '' : show(value));
 
+/** Reads a field of an event as text; a field that cannot be read (a throwing getter) reads as ''. */
+export function textField(event: Json, key: string): string {
+  try {
+    return text(event[key]);
+  } catch {
+    return '';
+  }
+}
+
+/** Reads a string field of an event; anything else, or a field that cannot be read, reads as ''. */
+export function stringField(event: Json, key: string): string {
+  try {
+    const value = event[key];
+    return typeof value === 'string' ? value : '';
+  } catch {
+    return '';
+  }
+}
+
 // Logging: JSON lines; URLs are never written, whatever an error message contains.
 
 // Both run in time linear in the text: a pattern such as /[a-z][a-z0-9+.-]*:\/\// is tried from every

@@ -1,5 +1,5 @@
 /**
- * Physical resource ids, and what a request for a resource waits for.
+ * Physical resource ids (wait-plan.ts decides, from the id a resource has, what a request for it waits for).
  *
  * A physical id reads `<task id>[:<export fingerprint>][;<previous id>]`:
  * - an ExportTaskWaiter's identity is its task id; a GraphExport's is its task id and the

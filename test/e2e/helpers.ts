@@ -1,6 +1,11 @@
 /**
  * Small helpers for the end-to-end tests: a stack with one waiter, a deployment that is always
  * stopped after the test, and the checks every CloudFormation answer must pass.
+ *
+ * Where an end-to-end test spells a property name or resource type out (TaskIdentifier, SignalURL,
+ * Custom::NeptuneGraphExport, ...) as CloudFormation's events and the synthesized template show it,
+ * rather than importing it from src/runtime/constants.ts, that is on purpose: these tests play a
+ * deployed stack from the outside, where a renamed constant is a broken contract and must fail them.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { RecordedAnswer } from '../../harness/cloudformation';
@@ -11,7 +16,7 @@ import { ExportTaskWaiter, ExportTaskWaiterProps } from '../../src';
 export const TASK_ID = 't-0123456789';
 export const OTHER_TASK_ID = 't-abcdefghij';
 /** What the handler answers as PhysicalResourceId when a Create fails before it knows a task. */
-export const CREATE_FAILED_ID = 'neptune-graph-export-waiter-create-failed';
+export { CREATE_FAILED_ID } from '../../lambda/common';
 
 /** The answer body CloudFormation received. */
 export interface AnswerBody {

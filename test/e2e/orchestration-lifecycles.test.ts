@@ -12,7 +12,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import {
-  brokenInvariants, exportStack, ExportVersion, orchestratedStacksStoppedAfterEach, runExportsAs, UNRELATED, until,
+  brokenInvariants, exportStack, ExportVersion, GRAPH_EXPORT_RESOURCE_TYPE, orchestratedStacksStoppedAfterEach, runExportsAs, UNRELATED, until,
 } from './orchestration-helpers';
 import { seededRandom } from '../../harness/local-deployment';
 import { TaskScript } from '../../harness/neptune-emulator';
@@ -120,7 +120,7 @@ async function live(seed: number, lifecycle: Lifecycle): Promise<{ stack: Orches
   for (const step of lifecycle.steps) {
     if (!['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE'].includes(stack.status)) break;
     if (step.kind === 'deleteTask') {
-      const exportId = stack.logicalIdsOfType('Custom::NeptuneGraphExport')[0];
+      const exportId = stack.logicalIdsOfType(GRAPH_EXPORT_RESOURCE_TYPE)[0];
       const taskId = stack.resource(exportId)?.physicalId.slice(0, 12) ?? '';
       stack.deployment.emulator.task(taskId)?.markDeleted('Deleted by an administrator');
       continue;

@@ -10,7 +10,8 @@ import { dependencies, expandSub, reasonOf, statusesOf } from '../../harness/orc
 import { Template } from '../../harness/template';
 import { TASK_ID, waiterStack } from '../e2e/helpers';
 import {
-  expectStatus, exportStack, onlyOfType, orchestratedStacksStoppedAfterEach, TEN_MINUTES, TWENTY_MINUTES, UNRELATED, WAITER_RESOURCE_TYPE,
+  expectStatus, exportStack, GRAPH_EXPORT_RESOURCE_TYPE, onlyOfType, orchestratedStacksStoppedAfterEach, TEN_MINUTES, TWENTY_MINUTES, UNRELATED,
+  WAITER_RESOURCE_TYPE,
 } from '../e2e/orchestration-helpers';
 
 const orchestrate = orchestratedStacksStoppedAfterEach();
@@ -61,7 +62,7 @@ describe('IAM statements count once their policy is in effect', () => {
     const created = await stack.deploy();
 
     expectStatus(created, 'ROLLBACK_COMPLETE');
-    const reason = reasonOf(created, onlyOfType(stack, 'Custom::NeptuneGraphExport'), 'CREATE_FAILED');
+    const reason = reasonOf(created, onlyOfType(stack, GRAPH_EXPORT_RESOURCE_TYPE), 'CREATE_FAILED');
     expect(reason).toContain('AccessDenied');
     expect(reason).toContain('is not authorized to perform: neptune-graph:StartExportTask on resource: arn:aws:neptune-graph:us-east-1:123456789012:graph/');
     expect(stack.startedTasks()).toEqual([]);
@@ -75,7 +76,7 @@ describe('IAM statements count once their policy is in effect', () => {
     // With its role outside the stack and no DependsOn, the GraphExport depends only on the function
     // (its ServiceToken), which the loop policy's update does not hold up.
     const next = templateOf(exportStack({ existingRole: true, waiterTaskId: TASK_ID }));
-    const exportId = idsOfType(next.Resources, 'Custom::NeptuneGraphExport')[0];
+    const exportId = idsOfType(next.Resources, GRAPH_EXPORT_RESOURCE_TYPE)[0];
     delete next.Resources[exportId].DependsOn;
 
     const updated = await stack.update(next);
@@ -102,7 +103,7 @@ describe('IAM statements count once their policy is in effect', () => {
 
     const created = await stack.deploy();
 
-    expect(reasonOf(created, onlyOfType(stack, 'Custom::NeptuneGraphExport'), 'CREATE_FAILED')).toContain('not authorized to perform: iam:PassRole');
+    expect(reasonOf(created, onlyOfType(stack, GRAPH_EXPORT_RESOURCE_TYPE), 'CREATE_FAILED')).toContain('not authorized to perform: iam:PassRole');
   });
 
   test('the handler\'s own calls are checked too: without ssm:PutParameter the Create cannot start waiting', async () => {
@@ -171,7 +172,7 @@ describe('a Create still waiting when the stack rolls back', () => {
 
     const created = await stack.deploy({ failures: [{ logicalId: UNRELATED, action: 'Create', afterSeconds: 120 }] });
 
-    const exportId = onlyOfType(stack, 'Custom::NeptuneGraphExport');
+    const exportId = onlyOfType(stack, GRAPH_EXPORT_RESOURCE_TYPE);
     expect(statusesOf(created, exportId)).toEqual(['CREATE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_IN_PROGRESS', 'DELETE_COMPLETE']);
     expect(reasonOf(created, exportId, 'CREATE_FAILED')).toBe('Resource creation cancelled');
     expect(reasonOf(created, stack.stackName, 'ROLLBACK_IN_PROGRESS')).toBe(`The following resource(s) failed to create: [${UNRELATED}]. Rollback requested by user.`);

@@ -1,6 +1,6 @@
 /**
  * lambda/executions.ts: starting the wait loop (its retry rules are exercised through the handler in
- * test/handler.test.ts) and stopping the executions whose requests CloudFormation abandoned.
+ * test/lambda/start-wait.test.ts) and stopping the executions whose requests CloudFormation abandoned.
  */
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PARAMETER_PREFIX, STATE_MACHINE_ARN, useHandlerEnvironment } from './fixtures';

@@ -17,9 +17,10 @@ import { EmulatedTask, NeptuneGraphEmulator, TaskScript } from '../../harness/ne
 import { SsmParameterStoreEmulator } from '../../harness/ssm-emulator';
 import { captureStdoutLines, StdoutCapture } from '../../harness/stdout-lines';
 import { ApiError, ExecutionStatus, serveStepFunctionsRequest, StepFunctionsApi } from '../../harness/step-functions-endpoint';
+import { handler } from '../../lambda/export-waiter.lambda';
 import { executionBaseName, resourceKey, resultsKey } from '../../lambda/physical-id';
 import {
-  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, ParameterPaths, ResourceProperties, WAITER_RESOURCE_TYPE,
+  ANSWER_MARKER, Env, ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, Outcome, ParameterPaths, ResourceProperties, WAITER_RESOURCE_TYPE,
 } from '../../src/runtime/constants';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -30,6 +31,8 @@ export const PARAMETER_PREFIX = '/cdk-neptune-graph-export/TestStack-Waiter';
 export const CONTEXT = { getRemainingTimeInMillis: () => 60_000 };
 
 export const TASK_ID = 't-0123456789';
+export const OTHER_TASK_ID = 't-abcdefghij';
+export const THIRD_TASK_ID = 't-3333333333';
 export const WAITER_PROPERTIES = {
   [ResourceProperties.TASK_IDENTIFIER]: TASK_ID,
   [ResourceProperties.TIMEOUT_SECONDS]: '1800',
@@ -498,4 +501,33 @@ export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Pro
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((done) => setTimeout(done, 20));
   }
+}
+
+/** What the loop reports when the task it waited for succeeded. */
+export const succeeded = (taskId: string) => ({ outcome: Outcome.TASK_ENDED, task: { ...SUCCEEDED_TASK, TaskId: taskId } });
+
+/** Shorthands for driving the handler as CloudFormation does, bound to one test file's environment. */
+export function handlerRequests(env: HandlerEnvironment) {
+  const createEvent = (properties: Json = WAITER_PROPERTIES, options: EventOptions = {}) => waiterEvent(env.receiver, 'Create', properties, options);
+  const event = (type: RequestType, properties: Json, options: EventOptions = {}) => waiterEvent(env.receiver, type, properties, options);
+  const answerFor = (e: CustomResourceEvent) => answerOf(env.receiver, e);
+  const startCalls = () => env.sfn.callsOf('StartExecution');
+  const requestParameters = () => [...env.ssm.parameters.keys()].filter((name) => name.startsWith(`${PARAMETER_PREFIX}/${ParameterPaths.REQUESTS}/`));
+
+  /** The input of the execution the handler started for a request. */
+  function startedInput(e: CustomResourceEvent): Json {
+    const call = [...startCalls()].reverse().find((c) => c.body.name === executionNameOf(e));
+    if (!call) throw new Error(`no StartExecution for request ${e.RequestId}`);
+    return JSON.parse(call.body.input);
+  }
+
+  /** Plays the wait loop for a request whose execution the handler started: it answers, then ends. */
+  async function finishWait(e: CustomResourceEvent, answer: Json, taskId?: string): Promise<Json> {
+    const input = startedInput(e);
+    await handler(loopAnswer(input, answer, taskId ? { taskId } : {}));
+    env.sfn.finish(executionNameOf(e));
+    return answerFor(e);
+  }
+
+  return { createEvent, event, answerFor, startCalls, requestParameters, startedInput, finishWait };
 }

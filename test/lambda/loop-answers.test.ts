@@ -131,7 +131,7 @@ describe('the wait ended', () => {
   });
 
   test.each(['FAILED', 'CANCELLED', 'DELETED'])('%s answers FAILED with the task id, status and status reason, keeping no results', async (status) => {
-    const e = update(WAITER_PROPERTIES, { physicalResourceId: 't-oldoldold1', oldProperties: { ...WAITER_PROPERTIES, TaskIdentifier: 't-oldoldold1' } });
+    const e = update(WAITER_PROPERTIES, { physicalResourceId: 't-oldoldold1', oldProperties: { ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: 't-oldoldold1' } });
     const task = { TaskId: TASK_ID, Status: status, StatusReason: 'The role cannot write to the bucket' };
     const answer = await answerAfter({ outcome: Outcome.TASK_ENDED, task }, { event: e });
 
@@ -203,7 +203,7 @@ describe('the wait ended', () => {
 
   test('a re-read answers with the physical id it re-read, and on success keeps the results for it', async () => {
     const physicalId = `t-abcdefghij;${TASK_ID}`;
-    const e = update({ ...WAITER_PROPERTIES, TaskIdentifier: 't-abcdefghij' }, { physicalResourceId: physicalId, oldProperties: { ...WAITER_PROPERTIES, TaskIdentifier: 't-abcdefghij' } });
+    const e = update({ ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: 't-abcdefghij' }, { physicalResourceId: physicalId, oldProperties: { ...WAITER_PROPERTIES, [ResourceProperties.TASK_IDENTIFIER]: 't-abcdefghij' } });
     const answer = await answerAfter({ outcome: Outcome.TASK_ENDED, task: { ...SUCCEEDED_TASK, TaskId: 't-abcdefghij' } }, { event: e });
 
     expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: physicalId });
@@ -311,7 +311,7 @@ describe('delivery to the ResponseURL', () => {
 describe('long-wait mode (a WaitCondition waits for the end)', () => {
   async function startLongWait(): Promise<{ event: CustomResourceEvent; input: Json; handle: string }> {
     const handle = env.receiver.waitConditionHandle(`Handle${env.receiver.answers().length}${Date.now()}`);
-    const e = waiterEvent(env.receiver, 'Create', { ...WAITER_PROPERTIES, TimeoutSeconds: '7200', [ResourceProperties.SIGNAL_URL]: handle });
+    const e = waiterEvent(env.receiver, 'Create', { ...WAITER_PROPERTIES, [ResourceProperties.TIMEOUT_SECONDS]: '7200', [ResourceProperties.SIGNAL_URL]: handle });
     return { ...(await startWait(e)), handle };
   }
   const handleId = (handle: string) => decodeURIComponent(new URL(handle).pathname.split('/').pop()!);

@@ -9,12 +9,15 @@ import { Timeline } from './deployment';
 import { CustomResourceEvent } from '../../harness/cloudformation';
 import { LocalDeployment, LocalDeploymentOptions } from '../../harness/local-deployment';
 import { ExportTaskWaiter } from '../../src';
-import { attributesOfEmulatedTask } from '../e2e/helpers';
+import { attributesOfEmulatedTask, CREATE_FAILED_ID, OTHER_TASK_ID, TASK_ID } from '../e2e/helpers';
 
 /** Real time a scenario may take to settle before it counts as hung. */
 const SETTLE_LIMIT_MS = 120_000;
 
-/** CloudFormation refuses a response body larger than this. */
+/**
+ * CloudFormation refuses a response body larger than this. Deliberately not lambda/cloudformation-response.ts's
+ * MAX_ANSWER_BYTES: the suite judges the handler against CloudFormation's limit, not against the handler's own idea of it.
+ */
 export const MAX_ANSWER_BYTES = 4096;
 
 /** What the answer to one request must be. */
@@ -71,9 +74,8 @@ export interface Scenario {
   run(): Promise<ScenarioResult>;
 }
 
-export const TASK_ID = 't-0123456789';
-export const OTHER_TASK_ID = 't-abcdefghij';
-export const CREATE_FAILED_ID = 'neptune-graph-export-waiter-create-failed';
+export { CREATE_FAILED_ID, OTHER_TASK_ID, TASK_ID };
+/** The service's terminal statuses, spelled out here as the emulator models the service: independently of the library's own list. */
 export const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'DELETED'];
 
 /** A stack with one waiter (the task id is a literal, so events may override it). */

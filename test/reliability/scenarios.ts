@@ -490,7 +490,9 @@ export function loadScenario(seed: number, waiters = LOAD_WAITERS): Scenario {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Hostile input straight to the handler
+// Hostile input straight to the handler. The property names are spelled out on purpose, not taken
+// from src/runtime/constants.ts: these are the events CloudFormation sends, written as a user's
+// template makes them, so a renamed constant shows up here as a broken contract.
 
 const LARGE = 100 * 1024;
 

@@ -12,6 +12,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { CfnTemplate, Finding, formatFindings, specFindings } from './index';
 import { resolveText } from './template';
 import { ExportDestination, ExportOutputType, GraphExport } from '../../src';
+import { GRAPH_EXPORT_RESOURCE_TYPE, WAITER_RESOURCE_TYPE } from '../../src/runtime/constants';
 
 type Json = Record<string, any>;
 
@@ -122,7 +123,7 @@ describe('CloudFormation resource database', () => {
   test('custom resource attributes and a WaitCondition\'s Data are not findings', () => {
     const added = addedBy((t) => {
       t.Resources.Ended = { Type: 'AWS::CloudFormation::WaitCondition', Properties: { Handle: 'x', Count: 1, Timeout: '600' } };
-      const exportId = idOfType(t, 'Custom::NeptuneGraphExport');
+      const exportId = idOfType(t, GRAPH_EXPORT_RESOURCE_TYPE);
       t.Outputs = { Data: { Value: { 'Fn::GetAtt': ['Ended', 'Data'] } }, Task: { Value: { 'Fn::GetAtt': [exportId, 'TaskId'] } } };
     });
     expect(formatFindings(added)).toBe('');
@@ -205,7 +206,7 @@ describe('Amazon States Language and the Neptune Analytics API model', () => {
 
   test('the StartExportTask request a GraphExport hands to the loop: a member missing, a member unknown', () => {
     const added = addedBy((t) => {
-      const request = t.Resources[idOfType(t, 'Custom::NeptuneGraphExport')].Properties.Export;
+      const request = t.Resources[idOfType(t, GRAPH_EXPORT_RESOURCE_TYPE)].Properties.Export;
       delete request.RoleArn;
       request.ExportFilter.VertexFilter.Person.Properties.name.Type = 'String';
     });
@@ -329,7 +330,7 @@ describe('IAM actions the loop needs only with some resources', () => {
     const policy = loopPolicy(t);
     policy.Statement = policy.Statement.filter((s: Json) => ![s.Action].flat().includes(action));
   };
-  const graphExportId = (t: Json) => idOfType(t, 'Custom::NeptuneGraphExport');
+  const graphExportId = (t: Json) => idOfType(t, GRAPH_EXPORT_RESOURCE_TYPE);
 
   test('a GraphExport stack whose loop role lacks neptune-graph:StartExportTask', () => {
     const added = addedBy((t) => withoutAction(t, 'neptune-graph:StartExportTask'));
@@ -355,7 +356,8 @@ describe('IAM actions the loop needs only with some resources', () => {
     const noExport = addedBy((t) => {
       // The export, and in long-wait mode the WaitCondition and the waiter that reads its result.
       for (const [id, resource] of Object.entries<Json>(t.Resources)) {
-        if (resource.Type.startsWith('Custom::NeptuneGraphExport') || resource.Type.startsWith('AWS::CloudFormation::WaitCondition')) delete t.Resources[id];
+        const ours = resource.Type === GRAPH_EXPORT_RESOURCE_TYPE || resource.Type === WAITER_RESOURCE_TYPE;
+        if (ours || resource.Type.startsWith('AWS::CloudFormation::WaitCondition')) delete t.Resources[id];
       }
     });
     expect(noExport.map((f) => `${f.rule} ${f.path}`).sort()).toEqual([

@@ -1,5 +1,5 @@
 /**
- * What a Create, Update or rollback waits for (planWait in lambda/export-waiter.lambda.ts), as a
+ * What a Create, Update or rollback waits for (lambda/wait-plan.ts), as a
  * seeded property over random lifecycles of one resource: CloudFormation sends a Create, then
  * Updates to properties drawn from a small pool (so they repeat) and rollbacks to the properties
  * before the last Update, with the physical id the resource has; the test plays the wait loop,
