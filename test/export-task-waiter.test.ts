@@ -576,27 +576,40 @@ describe('synth-time validation', () => {
 
 describe('attributes', () => {
   test.each([
-    ['attrTaskId', 'TaskId'],
-    ['attrGraphId', 'GraphId'],
-    ['attrStatus', 'Status'],
-    ['attrFormat', 'Format'],
-    ['attrParquetType', 'ParquetType'],
-    ['attrDestination', 'Destination'],
-    ['attrKmsKeyIdentifier', 'KmsKeyIdentifier'],
-    ['attrRoleArn', 'RoleArn'],
-    ['attrNumVerticesWritten', 'NumVerticesWritten'],
-    ['attrNumEdgesWritten', 'NumEdgesWritten'],
-    ['attrTimeElapsedSeconds', 'TimeElapsedSeconds'],
-    ['attrStartTime', 'StartTime'],
+    ['exportTaskId', 'TaskId'],
+    ['graphId', 'GraphId'],
+    ['format', 'Format'],
+    ['parquetType', 'ParquetType'],
+    ['destination', 'Destination'],
+    ['kmsKeyIdentifier', 'KmsKeyIdentifier'],
+    ['roleArn', 'RoleArn'],
+    ['numVerticesWritten', 'NumVerticesWritten'],
+    ['numEdgesWritten', 'NumEdgesWritten'],
+    ['timeElapsedSeconds', 'TimeElapsedSeconds'],
+    ['startTime', 'StartTime'],
   ] as const)('%s renders as Fn::GetAtt of %s', (property, attribute) => {
     const { stack, waiter, template } = waiterStack();
     const [resourceId] = only(template, WAITER_TYPE);
     expect(stack.resolve(waiter[property])).toEqual({ 'Fn::GetAtt': [resourceId, attribute] });
   });
 
+  test('exportTaskArn is the export task\'s ARN, built from the TaskId attribute', () => {
+    const { stack, waiter, template } = waiterStack();
+    const [resourceId] = only(template, WAITER_TYPE);
+    expect(stack.resolve(waiter.exportTaskArn)).toEqual({
+      'Fn::Join': ['', [
+        'arn:', { Ref: 'AWS::Partition' }, ':neptune-graph:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' },
+        ':export-task/', { 'Fn::GetAtt': [resourceId, 'TaskId'] },
+      ]],
+    });
+    const attributes = { [resourceId]: { TaskId: TASK_ID } };
+    expect(resolve(stack.resolve(waiter.exportTaskArn), { ...PSEUDO, arns: {}, attributes }))
+      .toBe(`arn:aws:neptune-graph:us-east-1:123456789012:export-task/${TASK_ID}`);
+  });
+
   test('numeric attributes are number tokens', () => {
     const { waiter } = waiterStack();
-    for (const value of [waiter.attrNumVerticesWritten, waiter.attrNumEdgesWritten, waiter.attrTimeElapsedSeconds]) {
+    for (const value of [waiter.numVerticesWritten, waiter.numEdgesWritten, waiter.timeElapsedSeconds]) {
       expect(typeof value).toBe('number');
       expect(Token.isUnresolved(value)).toBe(true);
     }

@@ -80,13 +80,13 @@ export class ExportPipelineStack extends Stack {
     });
 
     // Everything below is created only once the export succeeded.
-    new CfnOutput(this, 'ExportTaskId', { value: this.graphExport.attrTaskId });
-    new CfnOutput(this, 'ExportDestination', { value: this.graphExport.attrDestination });
-    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.graphExport.attrNumVerticesWritten) });
-    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.graphExport.attrNumEdgesWritten) });
+    new CfnOutput(this, 'ExportTaskId', { value: this.graphExport.exportTaskId });
+    new CfnOutput(this, 'ExportDestination', { value: this.graphExport.destination });
+    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.graphExport.numVerticesWritten) });
+    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.graphExport.numEdgesWritten) });
     this.destinationParameter = new ssm.StringParameter(this, 'DestinationParameter', {
       parameterName: props.destinationParameterName ?? DEFAULT_DESTINATION_PARAMETER,
-      stringValue: this.graphExport.attrDestination,
+      stringValue: this.graphExport.destination,
       description: 'S3 URI of the latest Neptune Analytics export that succeeded',
     });
   }

@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IDependable } from 'constructs';
 import { ExportWaiterFunction } from './export-waiter-function';
-import { explainCancelExportFindings, explainHandlerFindings, explainLoopFindings, explainStartExportFindings } from './nag-suppressions';
+import { explainCancelExportFindings, explainHandlerFindings, explainHandlerVpcFindings, explainLoopFindings, explainStartExportFindings } from './nag-suppressions';
 import { buildWaitLoop } from './wait-loop';
 import { Env } from '../runtime/constants';
 
@@ -121,6 +121,7 @@ export class WaiterInfrastructure extends Construct {
     if (settings.vpc) {
       // lambda.Function adds the managed VPC access policy only to a role it creates itself.
       role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+      explainHandlerVpcFindings(role);
     }
     this.handler = handler;
 

@@ -174,7 +174,7 @@ export const CATALOGUE: CatalogueEntry[] = [
       const bucketKey = new kms.Key(s, 'BucketKey', { enableKeyRotation: true });
       const bucket = new s3.Bucket(s, 'Exports', { encryption: s3.BucketEncryption.KMS, encryptionKey: bucketKey, enforceSSL: true });
       new GraphExport(s, 'Export', {
-        graph,
+        graphId: graph.attrGraphId,
         destination: ExportDestination.fromBucket(bucket, 'weekly/'),
         encryptionKey: new kms.Key(s, 'ExportKey', { enableKeyRotation: true }),
       });
@@ -189,7 +189,7 @@ export const CATALOGUE: CatalogueEntry[] = [
       new GraphExport(s, 'Second', {
         graphId: 'g-abcdefghij', destination: ExportDestination.fromBucket(bucket, 'b/'), encryptionKey: key, cancelOnDelete: true,
       });
-      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: first.attrTaskId });
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: first.exportTaskId });
     }),
   },
   // The example apps, as examples.test.ts imports them (each app module synthesizes itself once loaded).
