@@ -42,20 +42,20 @@ export class ExportedFiles {
   /**
    * An S3 URI that is a token, taken apart by CloudFormation. Fn::Split cannot split on a computed
    * delimiter, so nothing can cut the bucket off a prefix of unknown depth: the objects are those under
-   * `<bucket>/<prefix>` read as a folder (a "/" is added unless the URI ends with one, so
-   * `s3://bucket` cannot widen to every bucket whose name starts with "bucket"), and listing is
-   * limited to keys under the prefix's first path segment.
+   * `<bucket>/<prefix>` read as a folder (`/` is added unless the URI ends with one, so `s3://bucket`
+   * cannot widen to every bucket whose name starts with "bucket"), and listing is limited to keys under
+   * the prefix's first path segment. (A prefix that itself holds "//" is cut there.)
    */
   private static atUri(uri: string, decrypt: (grantee: iam.IGrantable) => iam.Grant[]): ExportedFiles {
     const path = Fn.select(1, Fn.split('s3://', uri));
     const bucketName = Fn.select(0, Fn.split('/', path));
-    // path + "/" ends with "//" exactly when path ended with "/": joining the pieces between "//"
-    // with "/" removes the doubled slash and leaves the added one otherwise.
-    const folder = Fn.join('/', Fn.split('//', `${path}/`));
+    // "b/p/" + "//" splits on "//" into ["b/p", "/"], "b" + "//" into ["b", ""]: the first piece is
+    // the path without its trailing slash either way.
+    const folder = Fn.select(0, Fn.split('//', `${path}//`));
     const firstSegment = Fn.select(1, Fn.split('/', `${path}/`));
     return new ExportedFiles(
       `arn:${Aws.PARTITION}:s3:::${bucketName}`, firstSegment, decrypt, undefined,
-      `arn:${Aws.PARTITION}:s3:::${folder}*`,
+      `arn:${Aws.PARTITION}:s3:::${folder}/*`,
     );
   }
 
@@ -74,9 +74,8 @@ export class ExportedFiles {
     const grant = (actions: string[], resourceArns: string[], withConditions?: Record<string, Record<string, unknown>>) => (this.bucket
       ? iam.Grant.addToPrincipalOrResource({ grantee, actions, resourceArns, resource: this.bucket, conditions: withConditions })
       : iam.Grant.addToPrincipal({ grantee, actions, resourceArns, conditions: withConditions }));
-    return [
-      grant(['s3:ListBucket'], [this.bucketArn], conditions),
-      ...this.decrypt(grantee),
-    ].reduce((all, next) => all.combine(next), grant(['s3:GetObject'], [this.objectsArn]));
+    const objects = grant(['s3:GetObject'], [this.objectsArn]);
+    const listing = grant(['s3:ListBucket'], [this.bucketArn], conditions);
+    return this.decrypt(grantee).reduce((all, next) => all.combine(next), objects.combine(listing));
   }
 }
