@@ -18,8 +18,9 @@ import {
 /** Properties of a GraphExport. */
 export interface GraphExportProps extends ExportWaitOptions {
   /**
-   * The id of the graph to export: `g-` and 10 lowercase letters or digits, or a token such as the
-   * `attrGraphId` of a `CfnGraph` in this app. A literal is checked at synth time, a token at deploy time.
+   * The id of the graph to export: `g-` and 10 lowercase letters or digits, or a token (for a
+   * `CfnGraph` of this app, its GraphId attribute). A literal is checked at synth time, a token at
+   * deploy time.
    */
   readonly graphId: string;
 

@@ -24,17 +24,66 @@ export interface StartedExport {
  * @internal
  */
 export abstract class ExportTaskResultBase extends Construct implements IExportTaskResult {
+  /**
+   * The export task's id (`t-` and 10 lowercase letters or digits).
+   * @attribute
+   */
   public readonly exportTaskId: string;
+  /**
+   * The export task's ARN, `arn:<partition>:neptune-graph:<region>:<account>:export-task/<id>`.
+   * @attribute
+   */
   public readonly exportTaskArn: string;
+  /**
+   * The id of the exported graph.
+   * @attribute
+   */
   public readonly graphId: string;
+  /**
+   * The format of the exported files, `PARQUET` or `CSV`.
+   * @attribute
+   */
   public readonly format: string;
+  /**
+   * The Parquet type of a Parquet export (`COLUMNAR`), or an empty string when the service gives none
+   * (CSV exports).
+   * @attribute
+   */
   public readonly parquetType: string;
+  /**
+   * The S3 URI the export was written to, as `s3://<bucket>/<prefix>`.
+   * @attribute
+   */
   public readonly destination: string;
+  /**
+   * The ARN of the KMS key that encrypted the exported files.
+   * @attribute
+   */
   public readonly kmsKeyIdentifier: string;
+  /**
+   * The ARN of the IAM role Neptune Analytics used to write the export.
+   * @attribute
+   */
   public readonly roleArn: string;
+  /**
+   * The number of vertices written (0 when the service did not report it).
+   * @attribute
+   */
   public readonly numVerticesWritten: number;
+  /**
+   * The number of edges written (0 when the service did not report it).
+   * @attribute
+   */
   public readonly numEdgesWritten: number;
+  /**
+   * How long the export ran, in seconds.
+   * @attribute
+   */
   public readonly timeElapsedSeconds: number;
+  /**
+   * When the export started, as an ISO 8601 timestamp (an empty string when the service did not say).
+   * @attribute
+   */
   public readonly startTime: string;
 
   /**
