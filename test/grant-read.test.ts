@@ -21,8 +21,8 @@ function newStack(): Stack {
 }
 
 /** The statements of the one policy attached to the reader role. */
-function readerStatements(stack: Stack, reader: iam.Role): Json[] {
-  const roleId = stack.getLogicalId(reader.node.defaultChild as iam.CfnRole);
+function readerStatements(stack: Stack, role: iam.Role): Json[] {
+  const roleId = stack.getLogicalId(role.node.defaultChild as iam.CfnRole);
   const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
     .filter((policy) => policy.Properties.Roles.some((role: Json) => role.Ref === roleId));
   expect(policies).toHaveLength(1);

@@ -4,11 +4,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { ExportWait } from './export-wait';
 import { ExportedFiles } from './exported-files';
 import { waitMetric } from './metrics';
 import { IExportTaskResult } from '../export-task-result';
 import { ResourceAttributes, WaitMetrics } from '../runtime/constants';
-import type { ExportWait } from './export-wait';
 
 /** What a construct's constructor hands its base: how it waits, and where the export lands. */
 export interface StartedExport {
