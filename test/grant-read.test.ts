@@ -24,7 +24,7 @@ function newStack(): Stack {
 function readerStatements(stack: Stack, role: iam.Role): Json[] {
   const roleId = stack.getLogicalId(role.node.defaultChild as iam.CfnRole);
   const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
-    .filter((policy) => policy.Properties.Roles.some((role: Json) => role.Ref === roleId));
+    .filter((policy) => policy.Properties.Roles.some((attached: Json) => attached.Ref === roleId));
   expect(policies).toHaveLength(1);
   return policies[0].Properties.PolicyDocument.Statement;
 }
