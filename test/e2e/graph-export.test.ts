@@ -272,6 +272,20 @@ describe('Create', () => {
     expect((answer.body as AnswerBody).PhysicalResourceId).toBe(exportPhysicalId(startExportTaskCalls(d)[0].taskId!, d));
   });
 
+  test('a format this library does not know (ExportFormat.of) reaches the service, whose ValidationException is the reason', async () => {
+    const d = await deployExport({ format: ExportFormat.of('JSON'), parquetType: undefined });
+
+    const answer = await d.run(d.event('Create'));
+
+    const body = answeredOnce(d, answer);
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toContain('StartExportTask failed');
+    expect(body.Reason).toContain('ValidationException');
+    expect(body.Reason).toContain("Value 'JSON' at 'format' failed to satisfy constraint");
+    expect(body.PhysicalResourceId).toBe(CREATE_FAILED_ID);
+    expect(d.emulator.calls.map((call) => [call.operation, call.httpStatus])).toEqual([['StartExportTask', 400]]);
+  });
+
   test('fails before starting anything when a value resolved at deploy time is invalid', async () => {
     const d = await deployExport();
     const properties = d.properties();
