@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { ExportTaskResult } from '../src';
+import { ExportTaskWaiter, GraphExport } from '../src';
 import { ExportPipelineStack } from './export-pipeline/stack';
 import { ExportTaskWaitStack } from './pipeline-task-id/stack';
 import { RecordedAnswer, RecordedSignal } from '../harness/cloudformation';
@@ -171,7 +171,7 @@ export const SCENARIOS: Record<string, Scenario> = {
 interface DeployedExample {
   readonly stack: Stack;
   /** The GraphExport or the ExportTaskWaiter. */
-  readonly construct: ExportTaskResult;
+  readonly construct: GraphExport | ExportTaskWaiter;
   /** What CloudFormation sends in the Create event beyond the template's own (resolved) properties. */
   readonly createProperties: Record<string, unknown>;
   /** How the deployment is introduced, once the logical id of the construct is known. */

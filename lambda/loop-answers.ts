@@ -27,6 +27,8 @@ export interface LoopRequest {
   rereadPhysicalId: string | null;
   /** An Update that fails keeps this physical id. */
   failedPhysicalResourceId: string | null;
+  /** False when the wait is another resource's (the read of a long-wait export's finished task). */
+  countsInMetrics?: boolean;
 }
 
 export interface LoopAnswer {

@@ -21,6 +21,8 @@ export interface Settings {
   signalUrl: string | null;
   /** GraphExport: cancel the export when the resource is deleted (and when its wait times out). */
   cancelOnDelete: boolean;
+  /** False for the read of a long-wait export's finished task: its wait was the first resource's. */
+  countsInMetrics: boolean;
 }
 
 /** StackId, RequestId and LogicalResourceId must be the non-empty strings CloudFormation sends. */
@@ -67,10 +69,15 @@ export function readSettings(event: Json): Settings | string {
       + `its export changed (${show(current?.taskId ?? stringField(event, 'PhysicalResourceId'))} would be replaced) while the`
       + ' WaitCondition stayed the same. Give the construct a new id to wait for the new export.';
   }
-  return { ...timing, plan, cancelOnDelete: String(properties[ResourceProperties.CANCEL_ON_DELETE]) === 'true' };
+  return {
+    ...timing,
+    plan,
+    cancelOnDelete: String(properties[ResourceProperties.CANCEL_ON_DELETE]) === 'true',
+    countsInMetrics: String(properties[ResourceProperties.READS_ENDED_WAIT]) !== 'true',
+  };
 }
 
-function readTiming(properties: Json): Omit<Settings, 'plan' | 'cancelOnDelete'> | string {
+function readTiming(properties: Json): Omit<Settings, 'plan' | 'cancelOnDelete' | 'countsInMetrics'> | string {
   const signal = properties[ResourceProperties.SIGNAL_URL];
   if (signal !== undefined && (typeof signal !== 'string' || !/^https:\/\/|^http:\/\//.test(signal))) {
     return `${ResourceProperties.SIGNAL_URL} must be a WaitConditionHandle URL, got a ${typeof signal}`;

@@ -110,6 +110,7 @@ function executionInput(event: Json, settings: Settings, executionBase: string, 
     fingerprint: settings.plan.fingerprint,
     previous: settings.plan.previous,
     rereadPhysicalId: settings.plan.rereadPhysicalId,
+    countsInMetrics: settings.countsInMetrics,
     // On failure an Update keeps its resource; a Create reports the task (the loop knows it).
     failedPhysicalResourceId: event.RequestType === 'Update' ? failedId : null,
   };

@@ -117,6 +117,8 @@ export function endedWait(request: Partial<LoopRequest>, taskId: string, outcome
   // An Update or rollback that returns to a task the resource already had re-reads that task (also
   // when its answer fails because the task is gone): that export's wait was counted when it ended.
   if (request.rereadPhysicalId) return undefined;
+  // The read of a long-wait export's finished task: the first resource's wait was counted when it ended.
+  if (request.countsInMetrics === false) return undefined;
   const end: WaitEnd = verdict.status === 'SUCCESS' ? 'SUCCEEDED' : outcome === Outcome.TIMED_OUT ? 'TIMED_OUT' : 'FAILED';
   return {
     stackId: text(request.StackId),

@@ -1,10 +1,11 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
-import { ResourceAttributes } from './runtime/constants';
+import { IConstruct } from 'constructs';
 
-/** How long to wait for an export task, and how to poll it. */
+/** How long to wait for an export task, how to poll it, and where the stack's shared handler runs. */
 export interface ExportWaitOptions {
   /**
    * How long to wait for the task to end before failing the deployment.
@@ -52,83 +53,167 @@ export interface ExportWaitOptions {
    * @default true
    */
   readonly tracing?: boolean;
-}
-
-/** Reads one attribute of the finished export task, as a token. @internal */
-export type AttributeReader = (name: string) => string;
-
-/**
- * What ExportTaskWaiter and GraphExport expose once the export task succeeded. Anything that
- * references one of these attributes is created only after the export succeeded.
- */
-export abstract class ExportTaskResult extends Construct {
-  /** @internal */
-  protected _attribute!: AttributeReader;
-  /** @internal */
-  protected _stateMachine!: sfn.IStateMachine;
-  /** @internal */
-  protected _longWait = false;
-
-  /** The export task's id. @attribute */
-  public get attrTaskId(): string {
-    return this._attribute(ResourceAttributes.TASK_ID);
-  }
-  /** The id of the exported graph. @attribute */
-  public get attrGraphId(): string {
-    return this._attribute(ResourceAttributes.GRAPH_ID);
-  }
-  /** The task's final status (always `SUCCEEDED` once the resource exists). @attribute */
-  public get attrStatus(): string {
-    return this._attribute(ResourceAttributes.STATUS);
-  }
-  /** `PARQUET` or `CSV`. @attribute */
-  public get attrFormat(): string {
-    return this._attribute(ResourceAttributes.FORMAT);
-  }
-  /** The Parquet type (`COLUMNAR`), or an empty string for CSV exports. @attribute */
-  public get attrParquetType(): string {
-    return this._attribute(ResourceAttributes.PARQUET_TYPE);
-  }
-  /** The S3 URI the export was written to. @attribute */
-  public get attrDestination(): string {
-    return this._attribute(ResourceAttributes.DESTINATION);
-  }
-  /** The KMS key that encrypted the export. @attribute */
-  public get attrKmsKeyIdentifier(): string {
-    return this._attribute(ResourceAttributes.KMS_KEY_IDENTIFIER);
-  }
-  /** The IAM role the service used to write the export. @attribute */
-  public get attrRoleArn(): string {
-    return this._attribute(ResourceAttributes.ROLE_ARN);
-  }
-  /** The number of vertices written. @attribute */
-  public get attrNumVerticesWritten(): number {
-    return Token.asNumber(this._attribute(ResourceAttributes.NUM_VERTICES_WRITTEN));
-  }
-  /** The number of edges written. @attribute */
-  public get attrNumEdgesWritten(): number {
-    return Token.asNumber(this._attribute(ResourceAttributes.NUM_EDGES_WRITTEN));
-  }
-  /** How long the export ran, in seconds. @attribute */
-  public get attrTimeElapsedSeconds(): number {
-    return Token.asNumber(this._attribute(ResourceAttributes.TIME_ELAPSED_SECONDS));
-  }
-  /** When the export started, as an ISO 8601 timestamp (empty if the service did not say). @attribute */
-  public get attrStartTime(): string {
-    return this._attribute(ResourceAttributes.START_TIME);
-  }
-
-  /** The state machine that polls the task (shared by the stack's waiters with the same settings). */
-  public get stateMachine(): sfn.IStateMachine {
-    return this._stateMachine;
-  }
 
   /**
-   * Whether a CloudFormation WaitCondition waits for the export (timeouts over 55 minutes) rather
-   * than the custom resource itself.
+   * The VPC to run the shared handler function in. Shared by the stack's waiters and exports, like
+   * `logGroup`; changing it on a deployed stack updates the function in place.
+   *
+   * The handler calls AWS Step Functions, AWS Systems Manager Parameter Store and Amazon Neptune
+   * Analytics, and answers CloudFormation with an HTTPS PUT to a presigned Amazon S3 URL: its subnets
+   * need a route to all four (a NAT gateway, or VPC endpoints for `states`, `ssm`, `neptune-graph` and
+   * an S3 gateway endpoint), or no deployment gets its answer.
+   *
+   * @default - the function runs outside any VPC
    */
-  public get longWait(): boolean {
-    return this._longWait;
-  }
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Where in `vpc` to place the shared handler function. Requires `vpc`; shared like `vpc`.
+   *
+   * @default - the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The security groups of the shared handler function. Requires `vpc`; shared like `vpc`. They must
+   * allow outbound HTTPS to the services named under `vpc`.
+   *
+   * @default - a security group that allows all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
+/**
+ * The results of an Amazon Neptune Analytics export task that ended with SUCCEEDED, as
+ * `ExportTaskWaiter` and `GraphExport` expose them.
+ *
+ * Every attribute is a CloudFormation attribute of the custom resource that waited: anything that
+ * references one is created only after the export succeeded.
+ */
+export interface IExportTaskResult extends IConstruct {
+  /**
+   * The export task's id (`t-` and 10 lowercase letters or digits).
+   * @attribute
+   */
+  readonly exportTaskId: string;
+
+  /**
+   * The export task's ARN, `arn:<partition>:neptune-graph:<region>:<account>:export-task/<id>`.
+   * @attribute
+   */
+  readonly exportTaskArn: string;
+
+  /**
+   * The id of the exported graph.
+   * @attribute
+   */
+  readonly graphId: string;
+
+  /**
+   * The format of the exported files, `PARQUET` or `CSV`.
+   * @attribute
+   */
+  readonly format: string;
+
+  /**
+   * The Parquet type of a Parquet export (`COLUMNAR`), or an empty string when the service gives none
+   * (CSV exports).
+   * @attribute
+   */
+  readonly parquetType: string;
+
+  /**
+   * The S3 URI the export was written to, as `s3://<bucket>/<prefix>`.
+   * @attribute
+   */
+  readonly destination: string;
+
+  /**
+   * The ARN of the KMS key that encrypted the exported files.
+   * @attribute
+   */
+  readonly kmsKeyIdentifier: string;
+
+  /**
+   * The ARN of the IAM role Neptune Analytics used to write the export.
+   * @attribute
+   */
+  readonly roleArn: string;
+
+  /**
+   * The number of vertices written (0 when the service did not report it).
+   * @attribute
+   */
+  readonly numVerticesWritten: number;
+
+  /**
+   * The number of edges written (0 when the service did not report it).
+   * @attribute
+   */
+  readonly numEdgesWritten: number;
+
+  /**
+   * How long the export ran, in seconds.
+   * @attribute
+   */
+  readonly timeElapsedSeconds: number;
+
+  /**
+   * When the export started, as an ISO 8601 timestamp (an empty string when the service did not say).
+   * @attribute
+   */
+  readonly startTime: string;
+
+  /**
+   * Lets a principal read the exported files: `s3:GetObject` on the objects under the destination
+   * prefix, `s3:ListBucket` on its bucket for keys under that prefix, and `kms:Decrypt` on the key
+   * that encrypted them.
+   */
+  grantRead(grantee: iam.IGrantable): iam.Grant;
+
+  /**
+   * A metric of this construct's waits in the `NeptuneGraphExport` namespace, published by the
+   * shared handler when a wait ends.
+   *
+   * @param metricName one of `WaitsSucceeded`, `WaitsFailed`, `WaitsTimedOut`, `ExportDuration`,
+   * `VerticesWritten`, `EdgesWritten`
+   */
+  metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+
+  /**
+   * Waits that ended with the export task SUCCEEDED.
+   * @default - sum over 5 minutes
+   */
+  metricWaitsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+
+  /**
+   * Waits that failed the deployment: the task failed, was cancelled or deleted, could not be read, or
+   * the timeout passed (those are also counted by `metricWaitsTimedOut`).
+   * @default - sum over 5 minutes
+   */
+  metricWaitsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+
+  /**
+   * Waits that failed because the timeout passed before the task ended.
+   * @default - sum over 5 minutes
+   */
+  metricWaitsTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+
+  /**
+   * How long a succeeded export ran, in seconds (the task's `timeElapsedSeconds`).
+   * @default - maximum over 5 minutes
+   */
+  metricExportDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+
+  /**
+   * Vertices a succeeded export wrote.
+   * @default - maximum over 5 minutes
+   */
+  metricVerticesWritten(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+
+  /**
+   * Edges a succeeded export wrote.
+   * @default - maximum over 5 minutes
+   */
+  metricEdgesWritten(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}

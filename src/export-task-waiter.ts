@@ -1,10 +1,13 @@
 import { Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { ExportTaskResult, ExportWaitOptions } from './export-task-result';
+import { ExportWaitOptions } from './export-task-result';
+import { ExportTaskResultBase } from './private/export-task-result-base';
 import { checkWaitOptions, waitForExportTask } from './private/export-wait';
-import { ResourceProperties, WAITER_RESOURCE_TYPE } from './runtime/constants';
+import { ExportedFiles } from './private/exported-files';
+import { ResourceAttributes, ResourceProperties, WAITER_RESOURCE_TYPE } from './runtime/constants';
 import { checkTaskIdentifier } from './runtime/validation';
 
+/** Properties of an ExportTaskWaiter. */
 export interface ExportTaskWaiterProps extends ExportWaitOptions {
   /**
    * The export task to wait for: `t-` followed by 10 lowercase letters or digits.
@@ -23,21 +26,39 @@ export interface ExportTaskWaiterProps extends ExportWaitOptions {
  * status. SUCCEEDED makes the resource succeed with the task's destination, format and counts as
  * attributes; FAILED, CANCELLED or DELETED fail the deployment with the service's reason. Deleting
  * the resource never touches the task.
+ *
+ * The stack's waiters and exports share one handler function and one state machine
+ * (`handlerFunction`, `stateMachine`).
+ *
+ * @example
+ * declare const taskId: CfnParameter;
+ * declare const analytics: lambda.IFunction;
+ *
+ * const exported = new ExportTaskWaiter(this, 'WaitForExport', {
+ *   taskIdentifier: taskId.valueAsString,
+ *   timeout: Duration.minutes(50),
+ * });
+ * exported.grantRead(analytics);
+ * new CfnOutput(this, 'Destination', { value: exported.destination });
  */
-export class ExportTaskWaiter extends ExportTaskResult {
+export class ExportTaskWaiter extends ExportTaskResultBase {
   constructor(scope: Construct, id: string, props: ExportTaskWaiterProps) {
-    super(scope, id);
-    checkWaitOptions(this, 'ExportTaskWaiter', props, [
-      Token.isUnresolved(props.taskIdentifier) ? undefined : checkTaskIdentifier('taskIdentifier', props.taskIdentifier),
-    ]);
-    const wait = waitForExportTask(this, {
-      resourceType: WAITER_RESOURCE_TYPE,
-      properties: { [ResourceProperties.TASK_IDENTIFIER]: props.taskIdentifier },
-      options: props,
-      identity: props.taskIdentifier,
+    super(scope, id, (self) => {
+      checkWaitOptions(self, 'ExportTaskWaiter', props, [
+        Token.isUnresolved(props.taskIdentifier) ? undefined : checkTaskIdentifier('taskIdentifier', props.taskIdentifier),
+      ]);
+      const wait = waitForExportTask(self, {
+        resourceType: WAITER_RESOURCE_TYPE,
+        properties: { [ResourceProperties.TASK_IDENTIFIER]: props.taskIdentifier },
+        options: props,
+        identity: props.taskIdentifier,
+      });
+      // Where the files are is only known once the task is read: CloudFormation takes the attributes apart.
+      const files = ExportedFiles.fromAttributes(
+        wait.attribute(ResourceAttributes.DESTINATION),
+        wait.attribute(ResourceAttributes.KMS_KEY_IDENTIFIER),
+      );
+      return { wait, files };
     });
-    this._attribute = wait.attribute;
-    this._stateMachine = wait.infrastructure.stateMachine;
-    this._longWait = wait.longWait;
   }
 }

@@ -1,29 +1,28 @@
 import { Aws, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import { Construct } from 'constructs';
-import { ExportDestination, ExportFilter, ExportFilterElement, ExportFormat, ParquetType } from './export-options';
-import { ExportTaskResult, ExportWaitOptions } from './export-task-result';
+import { ExportDestination } from './export-destination';
+import { ExportFilter, ExportFilterElement } from './export-filter';
+import { ExportFormat, ParquetType } from './export-format';
+import { ExportWaitOptions } from './export-task-result';
+import { ExportTaskResultBase } from './private/export-task-result-base';
 import { checkWaitOptions, waitForExportTask } from './private/export-wait';
+import { ExportedFiles } from './private/exported-files';
 import { explainExportRoleFindings } from './private/nag-suppressions';
 import { ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from './runtime/constants';
 import {
   checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkRoleArn, checkTags, show,
 } from './runtime/validation';
 
+/** Properties of a GraphExport. */
 export interface GraphExportProps extends ExportWaitOptions {
   /**
-   * The id of the graph to export (`g-` and 10 lowercase letters or digits). Give this or `graph`.
-   * @default - the id of `graph`
+   * The id of the graph to export: `g-` and 10 lowercase letters or digits, or a token (for a
+   * `CfnGraph` of this app, its GraphId attribute). A literal is checked at synth time, a token at
+   * deploy time.
    */
-  readonly graphId?: string;
-
-  /**
-   * The graph to export, when it is defined in this app. Give this or `graphId`.
-   * @default - the graph with `graphId`
-   */
-  readonly graph?: neptunegraph.CfnGraph;
+  readonly graphId: string;
 
   /** Where to write the export. */
   readonly destination: ExportDestination;
@@ -77,93 +76,118 @@ export interface GraphExportProps extends ExportWaitOptions {
  *
  * Any change to what is exported starts a new export (the resource's physical id is the task id).
  * Timeouts over 55 minutes, up to 11 hours 55 minutes, wait with a CloudFormation WaitCondition.
+ * The stack's waiters and exports share one handler function and one state machine
+ * (`handlerFunction`, `stateMachine`).
+ *
+ * @example
+ * declare const bucket: s3.IBucket;
+ * declare const key: kms.IKey;
+ * declare const analytics: lambda.IFunction;
+ *
+ * const graphExport = new GraphExport(this, 'NightlyExport', {
+ *   graphId: 'g-0123456789',
+ *   destination: ExportDestination.fromBucket(bucket, 'nightly/'),
+ *   encryptionKey: key,
+ *   timeout: Duration.hours(2),
+ * });
+ * graphExport.grantRead(analytics);
+ * new cloudwatch.Alarm(this, 'ExportFailed', {
+ *   metric: graphExport.metricWaitsFailed(),
+ *   threshold: 1,
+ *   evaluationPeriods: 1,
+ * });
  */
-export class GraphExport extends ExportTaskResult {
+export class GraphExport extends ExportTaskResultBase {
   /** The role Neptune Analytics uses to write the export. */
   public readonly role: iam.IRole;
 
   constructor(scope: Construct, id: string, props: GraphExportProps) {
-    super(scope, id);
-    const graphId = props.graph?.attrGraphId ?? props.graphId;
-    const format = (props.format ?? ExportFormat.PARQUET).value;
-    const parquetType = props.parquetType?.value;
-    const keyArn = props.encryptionKey.keyArn;
-    const destination = props.destination;
-
-    const literal = (value: unknown) => value !== undefined && !Token.isUnresolved(value);
-    checkWaitOptions(this, 'GraphExport', props, [
-      props.graph && props.graphId ? `give graph or graphId, not both (got graphId ${show(props.graphId)})` : undefined,
-      graphId === undefined ? 'graph or graphId is required' : undefined,
-      literal(graphId) ? checkGraphIdentifier('graphId', graphId) : undefined,
-      literal(destination.uri) ? checkDestination('destination', destination.uri) : undefined,
-      literal(keyArn) ? checkKmsKeyArn('encryptionKey', keyArn) : undefined,
-      props.role && literal(props.role.roleArn) ? checkRoleArn('role', props.role.roleArn) : undefined,
-      literal(format) && (parquetType === undefined || literal(parquetType)) ? checkFormat('format', format, 'parquetType', parquetType) : undefined,
-      props.exportFilter ? checkExportFilter('exportFilter', filterForService(props.exportFilter)) : undefined,
-      props.tags ? checkTags('tags', props.tags) : undefined,
-      // A literal URI that is not an S3 URI is reported by checkDestination above.
-      !props.role && !destination.bucket && !literal(destination.bucketName) && !literal(destination.uri)
-        ? `a destination given as a token URI (${show(destination.uri)}) needs a role: the default role cannot be scoped to it`
-        : undefined,
-    ]);
-
-    this.role = props.role ?? this.defaultRole(destination, props.encryptionKey);
-
-    const request: Record<string, unknown> = {
-      [ExportFields.GRAPH_IDENTIFIER]: graphId,
-      [ExportFields.ROLE_ARN]: this.role.roleArn,
-      [ExportFields.FORMAT]: format,
-      [ExportFields.DESTINATION]: destination.uri,
-      [ExportFields.KMS_KEY_IDENTIFIER]: keyArn,
-      ...(parquetType ? { [ExportFields.PARQUET_TYPE]: parquetType } : {}),
-      ...(props.exportFilter ? { [ExportFields.EXPORT_FILTER]: filterForService(props.exportFilter) } : {}),
-      ...(props.tags && Object.keys(props.tags).length > 0 ? { [ExportFields.TAGS]: props.tags } : {}),
-    };
-    const wait = waitForExportTask(this, {
-      resourceType: GRAPH_EXPORT_RESOURCE_TYPE,
-      properties: {
-        [ResourceProperties.EXPORT]: request,
-        ...(props.cancelOnDelete ? { [ResourceProperties.CANCEL_ON_DELETE]: 'true' } : {}),
-      },
-      options: props,
-      identity: request,
+    let role: iam.IRole | undefined;
+    super(scope, id, (self) => {
+      const started = startExport(self, props);
+      role = started.role;
+      return started;
     });
-    this._attribute = wait.attribute;
-    this._stateMachine = wait.infrastructure.stateMachine;
-    this._longWait = wait.longWait;
-
-    const graphArn = Stack.of(this).formatArn({ service: 'neptune-graph', resource: 'graph', resourceName: graphId });
-    wait.infrastructure.allowStartingExports(graphArn, this.role);
-    if (props.cancelOnDelete) wait.infrastructure.allowCancellingExports();
-    // The export starts as soon as the resource is created: the role must be able to write by then.
-    wait.resource.node.addDependency(this.role);
+    this.role = role!;
   }
+}
 
-  /** A role for Neptune Analytics with exactly what an export needs: write the prefix, use the key. */
-  private defaultRole(destination: ExportDestination, key: kms.IKey): iam.IRole {
-    const role = new iam.Role(this, 'ExportRole', {
-      assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-      }),
-      description: 'Lets Neptune Analytics write a graph export',
-    });
-    const bucketArn = destination.bucket?.bucketArn ?? `arn:${Aws.PARTITION}:s3:::${destination.bucketName}`;
-    const prefix = destination.keyPrefix ?? '';
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
-      resources: [`${bucketArn}/${prefix}*`],
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [bucketArn],
-      ...(prefix ? { conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } } } : {}),
-    }));
-    key.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:DescribeKey');
-    // A bucket encrypted with its own key needs that key too.
-    destination.bucket?.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
-    explainExportRoleFindings(role, destination.bucketName, destination.bucket, prefix);
-    return role;
-  }
+/** Validates the props, creates the export role (unless given) and the custom resource that exports and waits. */
+function startExport(self: Construct, props: GraphExportProps) {
+  const graphId = props.graphId;
+  const format = (props.format ?? ExportFormat.PARQUET).value;
+  const parquetType = props.parquetType?.value;
+  const keyArn = props.encryptionKey.keyArn;
+  const destination = props.destination;
+
+  const literal = (value: unknown) => value !== undefined && !Token.isUnresolved(value);
+  checkWaitOptions(self, 'GraphExport', props, [
+    literal(graphId) ? checkGraphIdentifier('graphId', graphId) : undefined,
+    literal(destination.uri) ? checkDestination('destination', destination.uri) : undefined,
+    literal(keyArn) ? checkKmsKeyArn('encryptionKey', keyArn) : undefined,
+    props.role && literal(props.role.roleArn) ? checkRoleArn('role', props.role.roleArn) : undefined,
+    literal(format) && (parquetType === undefined || literal(parquetType)) ? checkFormat('format', format, 'parquetType', parquetType) : undefined,
+    props.exportFilter ? checkExportFilter('exportFilter', filterForService(props.exportFilter)) : undefined,
+    props.tags ? checkTags('tags', props.tags) : undefined,
+    // A literal URI that is not an S3 URI is reported by checkDestination above.
+    !props.role && !destination.bucket && !literal(destination.bucketName) && !literal(destination.uri)
+      ? `a destination given as a token URI (${show(destination.uri)}) needs a role: the default role cannot be scoped to it`
+      : undefined,
+  ]);
+
+  const role = props.role ?? defaultRole(self, destination, props.encryptionKey);
+  const request: Record<string, unknown> = {
+    [ExportFields.GRAPH_IDENTIFIER]: graphId,
+    [ExportFields.ROLE_ARN]: role.roleArn,
+    [ExportFields.FORMAT]: format,
+    [ExportFields.DESTINATION]: destination.uri,
+    [ExportFields.KMS_KEY_IDENTIFIER]: keyArn,
+    ...(parquetType ? { [ExportFields.PARQUET_TYPE]: parquetType } : {}),
+    ...(props.exportFilter ? { [ExportFields.EXPORT_FILTER]: filterForService(props.exportFilter) } : {}),
+    ...(props.tags && Object.keys(props.tags).length > 0 ? { [ExportFields.TAGS]: props.tags } : {}),
+  };
+  const wait = waitForExportTask(self, {
+    resourceType: GRAPH_EXPORT_RESOURCE_TYPE,
+    properties: {
+      [ResourceProperties.EXPORT]: request,
+      ...(props.cancelOnDelete ? { [ResourceProperties.CANCEL_ON_DELETE]: 'true' } : {}),
+    },
+    options: props,
+    identity: request,
+  });
+
+  const graphArn = Stack.of(self).formatArn({ service: 'neptune-graph', resource: 'graph', resourceName: graphId });
+  wait.infrastructure.allowStartingExports(graphArn, role);
+  if (props.cancelOnDelete) wait.infrastructure.allowCancellingExports();
+  // The export starts as soon as the resource is created: the role must be able to write by then.
+  wait.resource.node.addDependency(role);
+  return { wait, role, files: ExportedFiles.of(destination, props.encryptionKey) };
+}
+
+/** A role for Neptune Analytics with exactly what an export needs: write the prefix, use the key. */
+function defaultRole(self: Construct, destination: ExportDestination, key: kms.IKey): iam.IRole {
+  const role = new iam.Role(self, 'ExportRole', {
+    assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com', {
+      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+    }),
+    description: 'Lets Neptune Analytics write a graph export',
+  });
+  const bucketArn = destination.bucket?.bucketArn ?? `arn:${Aws.PARTITION}:s3:::${destination.bucketName}`;
+  const prefix = destination.keyPrefix ?? '';
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+    resources: [`${bucketArn}/${prefix}*`],
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['s3:ListBucket'],
+    resources: [bucketArn],
+    ...(prefix ? { conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } } } : {}),
+  }));
+  key.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:DescribeKey');
+  // A bucket encrypted with its own key needs that key too.
+  destination.bucket?.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+  explainExportRoleFindings(role, destination.bucketName, destination.bucket, prefix);
+  return role;
 }
 
 /** The filter in the shape (and PascalCase) the Step Functions integration sends to StartExportTask. */

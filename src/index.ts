@@ -1,4 +1,6 @@
 export * from './export-task-result';
 export * from './export-task-waiter';
-export * from './export-options';
+export * from './export-destination';
+export * from './export-filter';
+export * from './export-format';
 export * from './graph-export';

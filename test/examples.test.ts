@@ -108,6 +108,15 @@ describe('example: export-pipeline (GraphExport)', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'ssm:GetParameter' })]) },
     });
   });
+
+  test('the consumer may read the export\'s prefix and decrypt with its key (grantRead), not the whole bucket', () => {
+    const [policy] = Object.values(Template.fromStack(consumer).findResources('AWS::IAM::Policy'));
+    const statements = consumer.resolve(policy.Properties.PolicyDocument.Statement) as Array<Record<string, any>>;
+    const byAction = (action: string) => statements.filter((s) => s.Action === action);
+    expect(statements.map((s) => s.Action)).toEqual(['ssm:GetParameter', 's3:GetObject', 's3:ListBucket', 'kms:Decrypt']);
+    expect(JSON.stringify(byAction('s3:GetObject')[0].Resource)).toContain('/exports/*');
+    expect(byAction('s3:ListBucket')[0].Condition).toEqual({ StringLike: { 's3:prefix': ['exports/*'] } });
+  });
 });
 
 describe('example: pipeline-task-id (ExportTaskWaiter on a task id passed in)', () => {

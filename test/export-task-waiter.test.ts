@@ -5,6 +5,7 @@
  */
 import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { resolve } from '../harness/template';
@@ -65,6 +66,14 @@ function policyOfRoleFor(template: Template, service: string): Json[] {
   );
   expect(policies).toHaveLength(1);
   return resolved(template, policies[0].Properties.PolicyDocument.Statement) as Json[];
+}
+
+/** The handler's and the loop's roles. */
+function policyRoles(template: Template): { lambda: Json; states: Json } {
+  const roles = Object.values(template.findResources('AWS::IAM::Role'));
+  const trusting = (service: string) => roles.filter((role) => role.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service === service);
+  expect(trusting('lambda.amazonaws.com')).toHaveLength(1);
+  return { lambda: trusting('lambda.amazonaws.com')[0], states: trusting('states.amazonaws.com')[0] };
 }
 
 /** The first retrier (or catcher) of a state that matches an error, as Step Functions picks it. */
@@ -184,6 +193,115 @@ describe('resources', () => {
   test('the default log group keeps logs for one year', () => {
     const { template } = waiterStack();
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+  });
+});
+
+describe('shared handler and state machine', () => {
+  test('every waiter and export of a stack exposes the same handlerFunction and stateMachine, those of the template', () => {
+    const stack = newStack();
+    const a = new ExportTaskWaiter(stack, 'A', { taskIdentifier: TASK_ID });
+    const b = new GraphExport(stack, 'B', {
+      graphId: 'g-0123456789',
+      destination: ExportDestination.fromS3Uri('s3://bucket/prefix/'),
+      encryptionKey: kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
+    });
+    expect(b.handlerFunction).toBe(a.handlerFunction);
+    expect(b.stateMachine).toBe(a.stateMachine);
+    const template = Template.fromStack(stack);
+    const [functionId] = only(template, 'AWS::Lambda::Function');
+    const [machineId] = only(template, 'AWS::StepFunctions::StateMachine');
+    expect(stack.resolve(a.handlerFunction.functionArn)).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
+    expect(stack.resolve(a.stateMachine.stateMachineArn)).toEqual({ Ref: machineId });
+  });
+});
+
+describe('VPC placement of the shared handler', () => {
+  function vpcStack() {
+    const stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    return { stack, vpc };
+  }
+  const subnetRefs = (stack: Stack, subnets: ec2.ISubnet[]) => subnets.map((subnet) => stack.resolve(subnet.subnetId));
+
+  test('runs the function in the private subnets of the VPC, with a security group of its own, by default', () => {
+    const { stack, vpc } = vpcStack();
+    new ExportTaskWaiter(stack, 'Waiter', { taskIdentifier: TASK_ID, vpc });
+    const template = Template.fromStack(stack);
+    const [, fn] = only(template, 'AWS::Lambda::Function');
+    expect(fn.Properties.VpcConfig.SubnetIds).toEqual(subnetRefs(stack, vpc.privateSubnets));
+    const [groupId] = only(template, 'AWS::EC2::SecurityGroup');
+    expect(fn.Properties.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [groupId, 'GroupId'] }]);
+  });
+
+  test('fails when asked for public subnets, where the function could reach no AWS API', () => {
+    const { stack, vpc } = vpcStack();
+    expect(() => new ExportTaskWaiter(stack, 'Waiter', { taskIdentifier: TASK_ID, vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }))
+      .toThrow(/public subnet can NOT access the internet/);
+  });
+
+  test('takes the given subnets and security groups', () => {
+    const other = vpcStack();
+    const isolatedGroup = new ec2.SecurityGroup(other.stack, 'Group', { vpc: other.vpc });
+    new ExportTaskWaiter(other.stack, 'Waiter', {
+      taskIdentifier: TASK_ID, vpc: other.vpc, vpcSubnets: { subnets: [other.vpc.privateSubnets[1]] }, securityGroups: [isolatedGroup],
+    });
+    const [, fn] = only(Template.fromStack(other.stack), 'AWS::Lambda::Function');
+    expect(fn.Properties.VpcConfig).toEqual({
+      SubnetIds: subnetRefs(other.stack, [other.vpc.privateSubnets[1]]),
+      SecurityGroupIds: [other.stack.resolve(isolatedGroup.securityGroupId)],
+    });
+  });
+
+  test('the handler role gets the managed VPC access policy only with a VPC', () => {
+    const managed = (template: Template) => policyRoles(template).lambda.Properties.ManagedPolicyArns;
+    expect(managed(waiterStack().template)).toBeUndefined();
+    const { stack, vpc } = vpcStack();
+    new ExportTaskWaiter(stack, 'Waiter', { taskIdentifier: TASK_ID, vpc });
+    expect(managed(Template.fromStack(stack))).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] },
+    ]);
+  });
+
+  test('placing the function in a VPC keeps its logical id (and so every ServiceToken): VpcConfig updates in place', () => {
+    const functionId = (withVpc: boolean) => {
+      const { stack, vpc } = vpcStack();
+      new ExportTaskWaiter(stack, 'Waiter', { taskIdentifier: TASK_ID, vpc: withVpc ? vpc : undefined });
+      const template = Template.fromStack(stack);
+      const [id] = only(template, 'AWS::Lambda::Function');
+      const [, waiter] = only(template, WAITER_TYPE);
+      return { id, serviceToken: waiter.Properties.ServiceToken };
+    };
+    expect(functionId(true)).toEqual(functionId(false));
+  });
+
+  test('fails when two waiters of a stack ask for different VPCs, naming both and the ServiceToken rule', () => {
+    const { stack, vpc } = vpcStack();
+    const other = new ec2.Vpc(stack, 'Other', { maxAzs: 1, natGateways: 0 });
+    new ExportTaskWaiter(stack, 'First', { taskIdentifier: TASK_ID, vpc });
+    expect(() => new ExportTaskWaiter(stack, 'Second', { taskIdentifier: TASK_ID, vpc: other }))
+      .toThrow(/TestStack\/Second: vpc TestStack\/Other \(the infrastructure uses TestStack\/Vpc\)\. All waiters and exports of a stack share one handler .*ServiceToken/);
+  });
+
+  test('fails when two waiters of a stack ask for different subnets or security groups', () => {
+    const { stack, vpc } = vpcStack();
+    const group = new ec2.SecurityGroup(stack, 'Group', { vpc });
+    new ExportTaskWaiter(stack, 'First', { taskIdentifier: TASK_ID, vpc });
+    expect(() => new ExportTaskWaiter(stack, 'Second', { taskIdentifier: TASK_ID, vpc, vpcSubnets: { subnets: [vpc.privateSubnets[0]] } }))
+      .toThrow(/TestStack\/Second: vpcSubnets \[\{"Ref":"VpcPrivateSubnet1Subnet[0-9A-F]{8}"\}\] \(the infrastructure uses "the default subnets"\)/);
+    expect(() => new ExportTaskWaiter(stack, 'Third', { taskIdentifier: TASK_ID, vpc, securityGroups: [group] }))
+      .toThrow(/TestStack\/Third: securityGroups \[TestStack\/Group\] \(the infrastructure uses a security group of its own\)/);
+  });
+
+  test('a waiter that names the same VPC, subnets and security groups joins the infrastructure', () => {
+    const { stack, vpc } = vpcStack();
+    const group = new ec2.SecurityGroup(stack, 'Group', { vpc });
+    const options = { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: [group] };
+    const a = new ExportTaskWaiter(stack, 'A', { taskIdentifier: TASK_ID, ...options });
+    const b = new ExportTaskWaiter(stack, 'B', { taskIdentifier: TASK_ID, ...options, vpcSubnets: { subnets: vpc.privateSubnets } });
+    const c = new ExportTaskWaiter(stack, 'C', { taskIdentifier: TASK_ID });
+    expect(b.handlerFunction).toBe(a.handlerFunction);
+    expect(c.handlerFunction).toBe(a.handlerFunction);
+    Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 1);
   });
 });
 
@@ -576,27 +694,40 @@ describe('synth-time validation', () => {
 
 describe('attributes', () => {
   test.each([
-    ['attrTaskId', 'TaskId'],
-    ['attrGraphId', 'GraphId'],
-    ['attrStatus', 'Status'],
-    ['attrFormat', 'Format'],
-    ['attrParquetType', 'ParquetType'],
-    ['attrDestination', 'Destination'],
-    ['attrKmsKeyIdentifier', 'KmsKeyIdentifier'],
-    ['attrRoleArn', 'RoleArn'],
-    ['attrNumVerticesWritten', 'NumVerticesWritten'],
-    ['attrNumEdgesWritten', 'NumEdgesWritten'],
-    ['attrTimeElapsedSeconds', 'TimeElapsedSeconds'],
-    ['attrStartTime', 'StartTime'],
+    ['exportTaskId', 'TaskId'],
+    ['graphId', 'GraphId'],
+    ['format', 'Format'],
+    ['parquetType', 'ParquetType'],
+    ['destination', 'Destination'],
+    ['kmsKeyIdentifier', 'KmsKeyIdentifier'],
+    ['roleArn', 'RoleArn'],
+    ['numVerticesWritten', 'NumVerticesWritten'],
+    ['numEdgesWritten', 'NumEdgesWritten'],
+    ['timeElapsedSeconds', 'TimeElapsedSeconds'],
+    ['startTime', 'StartTime'],
   ] as const)('%s renders as Fn::GetAtt of %s', (property, attribute) => {
     const { stack, waiter, template } = waiterStack();
     const [resourceId] = only(template, WAITER_TYPE);
     expect(stack.resolve(waiter[property])).toEqual({ 'Fn::GetAtt': [resourceId, attribute] });
   });
 
+  test('exportTaskArn is the export task\'s ARN, built from the TaskId attribute', () => {
+    const { stack, waiter, template } = waiterStack();
+    const [resourceId] = only(template, WAITER_TYPE);
+    expect(stack.resolve(waiter.exportTaskArn)).toEqual({
+      'Fn::Join': ['', [
+        'arn:', { Ref: 'AWS::Partition' }, ':neptune-graph:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' },
+        ':export-task/', { 'Fn::GetAtt': [resourceId, 'TaskId'] },
+      ]],
+    });
+    const attributes = { [resourceId]: { TaskId: TASK_ID } };
+    expect(resolve(stack.resolve(waiter.exportTaskArn), { ...PSEUDO, arns: {}, attributes }))
+      .toBe(`arn:aws:neptune-graph:us-east-1:123456789012:export-task/${TASK_ID}`);
+  });
+
   test('numeric attributes are number tokens', () => {
     const { waiter } = waiterStack();
-    for (const value of [waiter.attrNumVerticesWritten, waiter.attrNumEdgesWritten, waiter.attrTimeElapsedSeconds]) {
+    for (const value of [waiter.numVerticesWritten, waiter.numEdgesWritten, waiter.timeElapsedSeconds]) {
       expect(typeof value).toBe('number');
       expect(Token.isUnresolved(value)).toBe(true);
     }

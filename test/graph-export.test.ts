@@ -19,18 +19,17 @@ const GRAPH_ID = 'g-0123456789';
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/service-role/MyExportRole';
 const ATTRIBUTES: Array<[string, (e: GraphExport) => unknown]> = [
-  ['TaskId', (e) => e.attrTaskId],
-  ['GraphId', (e) => e.attrGraphId],
-  ['Status', (e) => e.attrStatus],
-  ['Format', (e) => e.attrFormat],
-  ['ParquetType', (e) => e.attrParquetType],
-  ['Destination', (e) => e.attrDestination],
-  ['KmsKeyIdentifier', (e) => e.attrKmsKeyIdentifier],
-  ['RoleArn', (e) => e.attrRoleArn],
-  ['NumVerticesWritten', (e) => e.attrNumVerticesWritten],
-  ['NumEdgesWritten', (e) => e.attrNumEdgesWritten],
-  ['TimeElapsedSeconds', (e) => e.attrTimeElapsedSeconds],
-  ['StartTime', (e) => e.attrStartTime],
+  ['TaskId', (e) => e.exportTaskId],
+  ['GraphId', (e) => e.graphId],
+  ['Format', (e) => e.format],
+  ['ParquetType', (e) => e.parquetType],
+  ['Destination', (e) => e.destination],
+  ['KmsKeyIdentifier', (e) => e.kmsKeyIdentifier],
+  ['RoleArn', (e) => e.roleArn],
+  ['NumVerticesWritten', (e) => e.numVerticesWritten],
+  ['NumEdgesWritten', (e) => e.numEdgesWritten],
+  ['TimeElapsedSeconds', (e) => e.timeElapsedSeconds],
+  ['StartTime', (e) => e.startTime],
 ];
 
 function newStack(): Stack {
@@ -138,7 +137,7 @@ describe('custom resource', () => {
   });
 
   test('exports the graph of the stack by its GraphId attribute', () => {
-    const { template, stack } = build({ graphId: undefined }, (s) => ({ graph: new neptunegraph.CfnGraph(s, 'Graph', { provisionedMemory: 16 }) }));
+    const { template, stack } = build({}, (s) => ({ graphId: new neptunegraph.CfnGraph(s, 'Graph', { provisionedMemory: 16 }).attrGraphId }));
     const graphId = logicalIdOf(stack, { node: { defaultChild: stack.node.findChild('Graph') } });
     template.hasResourceProperties(GRAPH_EXPORT_RESOURCE_TYPE, { Export: Match.objectLike({ GraphIdentifier: { 'Fn::GetAtt': [graphId, 'GraphId'] } }) });
     const [start] = withAction(loopStatements(template), 'neptune-graph:StartExportTask');
@@ -375,14 +374,6 @@ describe('synth-time validation', () => {
     expect(fails({ graphId })).toThrow(`graphId must be a Neptune Analytics graph id: "g-" then 10 lowercase letters or digits, got ${JSON.stringify(graphId)}`);
   });
 
-  test('both graph and graphId', () => {
-    expect(fails({}, (s) => ({ graph: new neptunegraph.CfnGraph(s, 'Graph', { provisionedMemory: 16 }) })))
-      .toThrow(`give graph or graphId, not both (got graphId "${GRAPH_ID}")`);
-  });
-
-  test('neither graph nor graphId', () => {
-    expect(fails({ graphId: undefined })).toThrow('graph or graphId is required');
-  });
 
   test('a role whose ARN is not a role ARN', () => {
     const bad = 'arn:aws:iam::12345:role/too-short-account';
@@ -420,9 +411,18 @@ describe('synth-time validation', () => {
       .toThrow('parquetType applies to PARQUET exports only, got "COLUMNAR" with format "CSV"');
   });
 
-  test('a format or Parquet type the service does not know', () => {
-    expect(fails({ format: ExportFormat.of('JSON') })).toThrow('format must be PARQUET or CSV, got "JSON"');
-    expect(fails({ parquetType: ParquetType.of('ROWS') })).toThrow('parquetType must be COLUMNAR, got "ROWS"');
+  test('a format or Parquet type this library does not know is passed to the service, which decides', () => {
+    const { template } = build({ format: ExportFormat.of('JSON') });
+    template.hasResourceProperties(GRAPH_EXPORT_RESOURCE_TYPE, { Export: Match.objectLike({ Format: 'JSON' }) });
+    build({ parquetType: ParquetType.of('ROW_GROUPS') }).template
+      .hasResourceProperties(GRAPH_EXPORT_RESOURCE_TYPE, { Export: Match.objectLike({ ParquetType: 'ROW_GROUPS' }) });
+  });
+
+  test('a format or Parquet type that cannot be an enumerated value', () => {
+    expect(fails({ format: ExportFormat.of('json lines') }))
+      .toThrow('format must be an export format such as PARQUET or CSV (upper-case letters, digits and underscores), got "json lines"');
+    expect(fails({ parquetType: ParquetType.of('') }))
+      .toThrow('parquetType must be a Parquet type such as COLUMNAR (upper-case letters, digits and underscores), got ""');
   });
 
   test('a filter label longer than 128 characters', () => {
@@ -437,14 +437,25 @@ describe('synth-time validation', () => {
       .toThrow('exportFilter.EdgeFilter["KNOWS"].Properties output names must be 1-128 letters, digits or underscores, got "since-year"');
   });
 
-  test('an output type the service does not know', () => {
-    expect(fails({ exportFilter: { vertexFilter: { Person: { properties: { name: { outputType: ExportOutputType.of('Text') } } } } } }))
-      .toThrow('exportFilter.VertexFilter["Person"].Properties["name"].OutputType must be one of Any, Byte, Short, Int, Long, Float, Double, String, Bool, Boolean, Float[], Double[], got "Text"');
+  test('an output type or multi-value handling this library does not know is passed to the service', () => {
+    const { template } = build({
+      exportFilter: { vertexFilter: { Person: { properties: { name: { outputType: ExportOutputType.of('Date'), multiValueHandling: MultiValueHandling.of('PICK_LAST') } } } } },
+    });
+    template.hasResourceProperties(GRAPH_EXPORT_RESOURCE_TYPE, {
+      Export: Match.objectLike({ ExportFilter: { VertexFilter: { Person: { Properties: { name: { OutputType: 'Date', MultiValueHandling: 'PICK_LAST' } } } } } }),
+    });
   });
 
-  test('a multi-value handling the service does not know', () => {
-    expect(fails({ exportFilter: { vertexFilter: { Person: { properties: { name: { multiValueHandling: MultiValueHandling.of('ALL') } } } } } }))
-      .toThrow('exportFilter.VertexFilter["Person"].Properties["name"].MultiValueHandling must be TO_LIST or PICK_FIRST, got "ALL"');
+  test('an output type that cannot be a type name', () => {
+    expect(fails({ exportFilter: { vertexFilter: { Person: { properties: { name: { outputType: ExportOutputType.of('Text(20)') } } } } } }))
+      .toThrow('exportFilter.VertexFilter["Person"].Properties["name"].OutputType must be a type name such as String, Int or Double[]'
+        + ' (letters and digits, optionally followed by []), got "Text(20)"');
+  });
+
+  test('a multi-value handling that cannot be an enumerated value', () => {
+    expect(fails({ exportFilter: { vertexFilter: { Person: { properties: { name: { multiValueHandling: MultiValueHandling.of('all') } } } } } }))
+      .toThrow('exportFilter.VertexFilter["Person"].Properties["name"].MultiValueHandling must be a handling such as TO_LIST or PICK_FIRST'
+        + ' (upper-case letters, digits and underscores), got "all"');
   });
 
   test('51 tags', () => {

@@ -34,7 +34,7 @@ const bucket = new s3.Bucket(stack, 'ExportBucket', {
 });
 
 const graphExport = new GraphExport(stack, 'Export', {
-  graph,
+  graphId: graph.attrGraphId,
   destination: ExportDestination.fromBucket(bucket, 'exports/'),
   encryptionKey: key,
   format: ExportFormat.PARQUET,
@@ -45,7 +45,7 @@ const graphExport = new GraphExport(stack, 'Export', {
 // The waiter on the task the GraphExport started: created once the export succeeded, it reads the
 // same task once and must report the same results.
 const waiter = new ExportTaskWaiter(stack, 'WaitForExport', {
-  taskIdentifier: graphExport.attrTaskId,
+  taskIdentifier: graphExport.exportTaskId,
   timeout: Duration.minutes(55),
 });
 
@@ -58,16 +58,16 @@ const integ = new IntegTest(app, 'ExportTaskWaiterInteg', {
 // The v3 package name gives the IAM action its real prefix (neptune-graph:GetExportTask); the
 // service name 'NeptuneGraph' would grant neptunegraph:GetExportTask, which does not exist.
 integ.assertions
-  .awsApiCall('@aws-sdk/client-neptune-graph', 'GetExportTask', { taskIdentifier: waiter.attrTaskId })
+  .awsApiCall('@aws-sdk/client-neptune-graph', 'GetExportTask', { taskIdentifier: waiter.exportTaskId })
   .expect(
     ExpectedResult.objectLike({
-      taskId: graphExport.attrTaskId,
+      taskId: graphExport.exportTaskId,
       graphId: graph.attrGraphId,
       status: 'SUCCEEDED',
-      format: waiter.attrFormat,
-      parquetType: waiter.attrParquetType,
-      destination: waiter.attrDestination,
-      kmsKeyIdentifier: waiter.attrKmsKeyIdentifier,
+      format: waiter.format,
+      parquetType: waiter.parquetType,
+      destination: waiter.destination,
+      kmsKeyIdentifier: waiter.kmsKeyIdentifier,
       roleArn: graphExport.role.roleArn,
     }),
   );

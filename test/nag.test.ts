@@ -6,6 +6,7 @@
  */
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -89,6 +90,20 @@ describe('a stack with every option turned on', () => {
       new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789', logGroup });
     });
     expect([...findings(stack, 'Error'), ...findings(stack, 'Warning')]).toEqual([]);
+  });
+});
+
+describe('a stack whose waiters run in a VPC', () => {
+  test('has no unsuppressed findings: the managed VPC access policy is explained, and only attached with a VPC', () => {
+    const stack = stackWith((s) => {
+      const vpc = new ec2.Vpc(s, 'Vpc', { maxAzs: 2, natGateways: 1 });
+      new ec2.FlowLog(s, 'FlowLog', { resourceType: ec2.FlowLogResourceType.fromVpc(vpc) });
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: 't-0123456789', vpc });
+    });
+    expect([...findings(stack, 'Error'), ...findings(stack, 'Warning')]).toEqual([]);
+    expect(suppressions(stack).filter((s) => s.id === 'AwsSolutions-IAM4').map((s) => s.appliesTo)).toEqual([
+      ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'],
+    ]);
   });
 });
 

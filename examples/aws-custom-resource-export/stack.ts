@@ -123,8 +123,8 @@ export class StartedExportStack extends Stack {
       timeout: props.timeout ?? Duration.minutes(50),
     });
 
-    new CfnOutput(this, 'ExportTaskId', { value: this.waiter.attrTaskId });
-    new CfnOutput(this, 'ExportDestination', { value: this.waiter.attrDestination });
-    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.waiter.attrNumVerticesWritten) });
+    new CfnOutput(this, 'ExportTaskId', { value: this.waiter.exportTaskId });
+    new CfnOutput(this, 'ExportDestination', { value: this.waiter.destination });
+    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.waiter.numVerticesWritten) });
   }
 }

@@ -14,6 +14,6 @@ export const pipeline = new ExportPipelineStack(app, 'ExportPipeline', {
 export const consumer = new ExportConsumerStack(app, 'ExportConsumer', {
   description: 'Reads the latest Neptune Analytics export',
   destinationParameterName: DEFAULT_DESTINATION_PARAMETER,
-  bucket: pipeline.bucket,
+  exported: pipeline.graphExport,
 });
 app.synth();

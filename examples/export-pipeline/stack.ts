@@ -18,7 +18,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 // In your own app: import { ExportDestination, ExportFormat, GraphExport, ParquetType } from 'cdk-neptune-graph-export';
-import { ExportDestination, ExportFormat, GraphExport, ParquetType } from '../../src';
+import { ExportDestination, ExportFormat, GraphExport, IExportTaskResult, ParquetType } from '../../src';
 
 /** Used when neither the GraphId parameter nor the `graphId` context is given. */
 export const PLACEHOLDER_GRAPH_ID = 'g-0123456789';
@@ -80,13 +80,13 @@ export class ExportPipelineStack extends Stack {
     });
 
     // Everything below is created only once the export succeeded.
-    new CfnOutput(this, 'ExportTaskId', { value: this.graphExport.attrTaskId });
-    new CfnOutput(this, 'ExportDestination', { value: this.graphExport.attrDestination });
-    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.graphExport.attrNumVerticesWritten) });
-    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.graphExport.attrNumEdgesWritten) });
+    new CfnOutput(this, 'ExportTaskId', { value: this.graphExport.exportTaskId });
+    new CfnOutput(this, 'ExportDestination', { value: this.graphExport.destination });
+    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.graphExport.numVerticesWritten) });
+    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.graphExport.numEdgesWritten) });
     this.destinationParameter = new ssm.StringParameter(this, 'DestinationParameter', {
       parameterName: props.destinationParameterName ?? DEFAULT_DESTINATION_PARAMETER,
-      stringValue: this.graphExport.attrDestination,
+      stringValue: this.graphExport.destination,
       description: 'S3 URI of the latest Neptune Analytics export that succeeded',
     });
   }
@@ -95,8 +95,8 @@ export class ExportPipelineStack extends Stack {
 export interface ExportConsumerStackProps extends StackProps {
   /** The name of the parameter holding the export destination: all the two stacks share about it. */
   readonly destinationParameterName: string;
-  /** The bucket the exports are written to. */
-  readonly bucket: s3.IBucket;
+  /** The export whose files the function reads (every export of the pipeline writes under its prefix). */
+  readonly exported: IExportTaskResult;
 }
 
 /** A downstream step: reads the destination from SSM when it runs, and lists what was exported. */
@@ -135,6 +135,7 @@ exports.handler = async () => {
     // only authorizes on "*", on this parameter's ARN: a grant that can never apply.)
     const destination = ssm.StringParameter.fromStringParameterName(this, 'Destination', props.destinationParameterName);
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [destination.parameterArn] }));
-    props.bucket.grantRead(this.function);
+    // The export's prefix and key only, not the whole bucket.
+    props.exported.grantRead(this.function);
   }
 }

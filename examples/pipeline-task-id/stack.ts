@@ -42,8 +42,8 @@ export class ExportTaskWaitStack extends Stack {
       timeout: props.timeout ?? Duration.minutes(50),
     });
 
-    new CfnOutput(this, 'ExportDestination', { value: this.waiter.attrDestination });
-    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.waiter.attrNumVerticesWritten) });
-    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.waiter.attrNumEdgesWritten) });
+    new CfnOutput(this, 'ExportDestination', { value: this.waiter.destination });
+    new CfnOutput(this, 'VerticesWritten', { value: Token.asString(this.waiter.numVerticesWritten) });
+    new CfnOutput(this, 'EdgesWritten', { value: Token.asString(this.waiter.numEdgesWritten) });
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { AttributeReader, ExportTaskResult, ExportWaitOptions } from '../export-task-result';
+import { ExportWaitOptions } from '../export-task-result';
 import { WaiterInfrastructure } from './waiter-infrastructure';
 import { ResourceAttributes, Limits, MAX_TIMEOUT_SECONDS, ResourceProperties, WAITER_RESOURCE_TYPE } from '../runtime/constants';
 import { checkPollInterval, checkPollRange, checkTimeout } from '../runtime/validation';
@@ -10,6 +10,19 @@ import { checkPollInterval, checkPollRange, checkTimeout } from '../runtime/vali
  * How ExportTaskWaiter and GraphExport wait: the custom resource, and in long-wait mode the
  * WaitCondition that waits in its place.
  */
+
+/** Reads one attribute of the finished export task, as a token. */
+export type AttributeReader = (name: string) => string;
+
+/** What waitForExportTask created. */
+export interface ExportWait {
+  /** Reads the attributes of the finished task (in long-wait mode, from the waiter that re-reads it). */
+  readonly attribute: AttributeReader;
+  readonly infrastructure: WaiterInfrastructure;
+  /** The custom resource whose request the wait loop answers (the first one in long-wait mode). */
+  readonly resource: CustomResource;
+  readonly longWait: boolean;
+}
 
 /** What a construct asks of waitForExportTask. */
 export interface WaitRequest {
@@ -49,12 +62,7 @@ function waitSeconds(options: ExportWaitOptions) {
  * Creates the custom resource that waits (and, in long-wait mode, the WaitCondition that waits in
  * its place), and returns the attributes of the finished task.
  */
-export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest): {
-  attribute: AttributeReader;
-  infrastructure: WaiterInfrastructure;
-  resource: CustomResource;
-  longWait: boolean;
-} {
+export function waitForExportTask(scope: Construct, request: WaitRequest): ExportWait {
   const infrastructure = WaiterInfrastructure.getOrCreate(scope, request.options, scope);
   const { timeout, minPoll, maxPoll } = waitSeconds(request.options);
   const longWait = !Token.isUnresolved(timeout) && timeout > MAX_TIMEOUT_SECONDS;
@@ -106,7 +114,10 @@ export function waitForExportTask(scope: ExportTaskResult, request: WaitRequest)
   const result = new CustomResource(scope, 'Result', {
     serviceToken: infrastructure.handler.functionArn,
     resourceType: WAITER_RESOURCE_TYPE,
-    properties: { [ResourceProperties.TASK_IDENTIFIER]: resource.getAttString(ResourceAttributes.TASK_ID) },
+    properties: {
+      [ResourceProperties.TASK_IDENTIFIER]: resource.getAttString(ResourceAttributes.TASK_ID),
+      [ResourceProperties.READS_ENDED_WAIT]: 'true',
+    },
     serviceTimeout: Duration.seconds(Limits.DEFAULT_TIMEOUT + Limits.ANSWER_MARGIN),
   });
   result.node.addDependency(condition);

@@ -152,3 +152,14 @@ function suppress(resource: CfnResource | undefined, rules: NagSuppression[]): v
 function defaultPolicyOf(role: iam.IRole): CfnResource | undefined {
   return role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
 }
+
+/** The shared handler's role when the function runs in a VPC (`vpc`). */
+export function explainHandlerVpcFindings(role: iam.IRole): void {
+  suppress(role.node.defaultChild as CfnResource, [{
+    id: 'AwsSolutions-IAM4',
+    reason: 'A function in a VPC needs ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DeleteNetworkInterface and the'
+      + ' like, which Lambda calls on resource "*"; AWSLambdaVPCAccessExecutionRole is the policy AWS maintains for exactly these'
+      + ' and is attached only when `vpc` is set.',
+    applies_to: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'],
+  }]);
+}

@@ -1,11 +1,12 @@
 import { ArnFormat, Aws, Duration, Fn, Names, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IDependable } from 'constructs';
 import { ExportWaiterFunction } from './export-waiter-function';
-import { explainCancelExportFindings, explainHandlerFindings, explainLoopFindings, explainStartExportFindings } from './nag-suppressions';
+import { explainCancelExportFindings, explainHandlerFindings, explainHandlerVpcFindings, explainLoopFindings, explainStartExportFindings } from './nag-suppressions';
 import { buildWaitLoop } from './wait-loop';
 import { Env } from '../runtime/constants';
 
@@ -13,6 +14,9 @@ import { Env } from '../runtime/constants';
 export interface InfrastructureSettings {
   readonly logGroup?: logs.ILogGroup;
   readonly tracing?: boolean;
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 const INFRASTRUCTURE_ID = 'NeptuneGraphExportWaiter';
@@ -45,7 +49,7 @@ export class WaiterInfrastructure extends Construct {
   private readonly handlerRole: iam.IRole;
   private readonly loopRole: iam.IRole;
   private readonly exportTasks: string;
-  private readonly settings: { logGroup?: logs.ILogGroup; tracing: boolean };
+  private readonly settings: InfrastructureSettings & { tracing: boolean };
   private readonly settingsFrom: string;
   private cancelGranted = false;
   private startSuppressed = false;
@@ -54,7 +58,7 @@ export class WaiterInfrastructure extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const tracing = settings.tracing ?? true;
-    this.settings = { logGroup: settings.logGroup, tracing };
+    this.settings = { ...settings, tracing };
     this.settingsFrom = requester.node.path;
     const logGroup = settings.logGroup ?? new logs.LogGroup(this, 'Logs', {
       // Step Functions adds a log group outside /aws/vendedlogs/ to the account's CloudWatch Logs
@@ -107,7 +111,18 @@ export class WaiterInfrastructure extends Construct {
       architecture: lambda.Architecture.ARM_64,
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       environment: { [Env.STATE_MACHINE_ARN]: stateMachineArn, [Env.PARAMETER_PREFIX]: parameterPrefix },
+      // VpcConfig is not a replacement property of AWS::Lambda::Function (@aws-cdk/aws-service-spec):
+      // placing the function in a VPC, or moving it, updates it in place and keeps its ARN, the
+      // ServiceToken of every deployed waiter.
+      vpc: settings.vpc,
+      vpcSubnets: settings.vpcSubnets,
+      securityGroups: settings.securityGroups,
     });
+    if (settings.vpc) {
+      // lambda.Function adds the managed VPC access policy only to a role it creates itself.
+      role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+      explainHandlerVpcFindings(role);
+    }
     this.handler = handler;
 
     const stateMachine = new sfn.StateMachine(this, 'WaitLoop', {
@@ -130,18 +145,41 @@ export class WaiterInfrastructure extends Construct {
 
   /** Fails synthesis when a construct asks for other settings than the stack's infrastructure has. */
   private checkSameSettings(settings: InfrastructureSettings, requester: Construct): void {
-    const problems: string[] = [];
-    if (settings.logGroup !== undefined && settings.logGroup !== this.settings.logGroup) {
-      problems.push(`logGroup ${settings.logGroup.node.path} (the infrastructure uses ${this.settings.logGroup?.node.path ?? 'its own log group'})`);
-    }
-    if (settings.tracing !== undefined && settings.tracing !== this.settings.tracing) {
-      problems.push(`tracing ${settings.tracing} (the infrastructure uses ${this.settings.tracing})`);
-    }
+    const problems = this.differences(settings);
     if (problems.length === 0) return;
     throw new Error(`${requester.node.path}: ${problems.join(' and ')}. All waiters and exports of a stack share one handler and `
       + `state machine, configured by the first of them (${this.settingsFrom}): a deployed custom resource cannot move to `
       + 'another handler (CloudFormation refuses to change its ServiceToken). Give every waiter and export of the stack the '
-      + 'same logGroup and tracing, or leave them unset on all but one.');
+      + 'same logGroup, tracing, vpc, vpcSubnets and securityGroups, or leave them unset on all but one.');
+  }
+
+  /** Each setting given that differs from the infrastructure's, as "<name> <value> (the infrastructure uses <value>)". */
+  private differences(settings: InfrastructureSettings): string[] {
+    const own = this.settings;
+    const path = (construct: Construct | undefined, fallback: string) => construct?.node.path ?? fallback;
+    const groups = (list: ec2.ISecurityGroup[] | undefined) => (list === undefined ? 'a security group of its own' : `[${list.map((g) => g.node.path).join(', ')}]`);
+    const subnets = (selection: ec2.SubnetSelection | undefined) => (selection === undefined || own.vpc === undefined
+      ? JSON.stringify(selection ?? 'the default subnets')
+      : JSON.stringify(Stack.of(this).resolve(own.vpc.selectSubnets(selection).subnetIds)));
+    const problems: string[] = [];
+    if (settings.logGroup !== undefined && settings.logGroup !== own.logGroup) {
+      problems.push(`logGroup ${settings.logGroup.node.path} (the infrastructure uses ${path(own.logGroup, 'its own log group')})`);
+    }
+    if (settings.tracing !== undefined && settings.tracing !== own.tracing) {
+      problems.push(`tracing ${settings.tracing} (the infrastructure uses ${own.tracing})`);
+    }
+    if (settings.vpc !== undefined && settings.vpc !== own.vpc) {
+      problems.push(`vpc ${settings.vpc.node.path} (the infrastructure uses ${path(own.vpc, 'no VPC')})`);
+    }
+    if (settings.vpcSubnets !== undefined && subnets(settings.vpcSubnets) !== subnets(own.vpcSubnets)) {
+      problems.push(`vpcSubnets ${subnets(settings.vpcSubnets)} (the infrastructure uses ${subnets(own.vpcSubnets)})`);
+    }
+    const sameGroups = (a: ec2.ISecurityGroup[], b: ec2.ISecurityGroup[] | undefined) =>
+      b !== undefined && a.length === b.length && a.every((g) => b.includes(g));
+    if (settings.securityGroups !== undefined && !sameGroups(settings.securityGroups, own.securityGroups)) {
+      problems.push(`securityGroups ${groups(settings.securityGroups)} (the infrastructure uses ${groups(own.securityGroups)})`);
+    }
+    return problems;
   }
 
   /**

@@ -21,6 +21,11 @@ export const ResourceProperties = {
   CANCEL_ON_DELETE: 'CancelOnDelete',
   /** GraphExport: the StartExportTask request, PascalCase as the Step Functions integration takes it. */
   EXPORT: 'Export',
+  /**
+   * 'true' on the waiter that reads a long-wait export's finished task: that export's wait is the
+   * first resource's, so the read publishes no metrics of its own.
+   */
+  READS_ENDED_WAIT: 'ReadsEndedWait',
 } as const;
 
 /** Fields of the StartExportTask request (ResourceProperties.EXPORT), PascalCase. */
@@ -110,7 +115,6 @@ export const TASK_ID_PATTERN = /^t-[a-z0-9]{10}$/;
 export const GRAPH_ID_PATTERN = /^g-[a-z0-9]{10}$/;
 export const ROLE_ARN_PATTERN = /^arn:aws[^:]*:iam::\d{12}:(role|role\/service-role)(\/[\w+=,.@-]+)+$/;
 export const KMS_KEY_ARN_PATTERN = /^arn:aws[^:]*:kms:[a-zA-Z0-9-]*:[0-9]{12}:key\/[a-zA-Z0-9-]{36}$/;
-export const OUTPUT_TYPE_PATTERN = /^(Any|Byte|Short|Int|Long|Float|Double|String|Bool|Boolean|Float\[\]|Double\[\])$/;
 export const OUTPUT_NAME_PATTERN = /^[a-zA-Z0-9_]{1,128}$/;
 
 

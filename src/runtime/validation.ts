@@ -1,6 +1,6 @@
 import {
   GRAPH_ID_PATTERN, KMS_KEY_ARN_PATTERN, Limits, MAX_EXPORT_FILTER_BYTES, MAX_LONG_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS,
-  OUTPUT_NAME_PATTERN, OUTPUT_TYPE_PATTERN, ROLE_ARN_PATTERN, TASK_ID_PATTERN,
+  OUTPUT_NAME_PATTERN, ROLE_ARN_PATTERN, TASK_ID_PATTERN,
 } from './constants';
 
 /**
@@ -85,11 +85,21 @@ export function checkDestination(name: string, value: unknown): string | undefin
   return `${name} must be an S3 URI such as s3://bucket/prefix/ of at most 1024 characters, got ${show(value)}`;
 }
 
+/**
+ * Enumerated values (format, Parquet type, multi-value handling) are checked for their shape only: a
+ * value the library does not know (ExportFormat.of('...')) may be one the service learned since, and
+ * the service's own ValidationException names it if it is not.
+ */
+const ENUM_VALUE = /^[A-Z][A-Z0-9_]{0,63}$/;
+const ENUM_SHAPE = 'upper-case letters, digits and underscores';
+/** Output types are type names (Int, Float[]): the same reasoning, another shape. */
+const OUTPUT_TYPE_VALUE = /^[A-Za-z][A-Za-z0-9]{0,63}(\[\])?$/;
+
 export function checkFormat(formatName: string, format: unknown, parquetName: string, parquetType: unknown): string | undefined {
-  if (format !== 'PARQUET' && format !== 'CSV') return `${formatName} must be PARQUET or CSV, got ${show(format)}`;
+  if (typeof format !== 'string' || !ENUM_VALUE.test(format)) return `${formatName} must be an export format such as PARQUET or CSV (${ENUM_SHAPE}), got ${show(format)}`;
   if (parquetType === undefined) return undefined;
-  if (format !== 'PARQUET') return `${parquetName} applies to PARQUET exports only, got ${show(parquetType)} with ${formatName} ${show(format)}`;
-  if (parquetType !== 'COLUMNAR') return `${parquetName} must be COLUMNAR, got ${show(parquetType)}`;
+  if (format === 'CSV') return `${parquetName} applies to PARQUET exports only, got ${show(parquetType)} with ${formatName} ${show(format)}`;
+  if (typeof parquetType !== 'string' || !ENUM_VALUE.test(parquetType)) return `${parquetName} must be a Parquet type such as COLUMNAR (${ENUM_SHAPE}), got ${show(parquetType)}`;
   return undefined;
 }
 
@@ -130,12 +140,13 @@ export function checkExportFilter(name: string, filter: unknown, keys: FilterKey
         if (!OUTPUT_NAME_PATTERN.test(outputName)) return `${where}.${keys.properties} output names must be 1-128 letters, digits or underscores, got ${show(outputName)}`;
         if (!isRecord(attributes)) return `${where}.${keys.properties}[${show(outputName)}] must be an object, got ${show(attributes)}`;
         const outputType = attributes[keys.outputType];
-        if (outputType !== undefined && (typeof outputType !== 'string' || !OUTPUT_TYPE_PATTERN.test(outputType))) {
-          return `${where}.${keys.properties}[${show(outputName)}].${keys.outputType} must be one of Any, Byte, Short, Int, Long, Float, Double, String, Bool, Boolean, Float[], Double[], got ${show(outputType)}`;
+        if (outputType !== undefined && (typeof outputType !== 'string' || !OUTPUT_TYPE_VALUE.test(outputType))) {
+          return `${where}.${keys.properties}[${show(outputName)}].${keys.outputType} must be a type name such as String, Int or Double[]`
+            + ` (letters and digits, optionally followed by []), got ${show(outputType)}`;
         }
         const multiValue = attributes[keys.multiValue];
-        if (multiValue !== undefined && multiValue !== 'TO_LIST' && multiValue !== 'PICK_FIRST') {
-          return `${where}.${keys.properties}[${show(outputName)}].${keys.multiValue} must be TO_LIST or PICK_FIRST, got ${show(multiValue)}`;
+        if (multiValue !== undefined && (typeof multiValue !== 'string' || !ENUM_VALUE.test(multiValue))) {
+          return `${where}.${keys.properties}[${show(outputName)}].${keys.multiValue} must be a handling such as TO_LIST or PICK_FIRST (${ENUM_SHAPE}), got ${show(multiValue)}`;
         }
         const source = attributes[keys.source];
         if (source !== undefined && (typeof source !== 'string' || source.length === 0)) {

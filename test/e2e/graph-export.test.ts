@@ -55,22 +55,30 @@ const FILTER: GraphExportProps['exportFilter'] = {
 };
 const TAGS = { 'team': 'graph-analytics', 'cost-center': '4711' };
 
-/** Every attribute of an ExportTaskResult, by its Fn::GetAtt name. */
+/**
+ * Every attribute the constructs expose, by its Fn::GetAtt name (Status, always SUCCEEDED once the
+ * resource exists, is in the answer but not exposed).
+ */
 function attributeValues(result: GraphExport | ExportTaskWaiter): Record<string, string> {
   return {
-    TaskId: result.attrTaskId,
-    GraphId: result.attrGraphId,
-    Status: result.attrStatus,
-    Format: result.attrFormat,
-    ParquetType: result.attrParquetType,
-    Destination: result.attrDestination,
-    KmsKeyIdentifier: result.attrKmsKeyIdentifier,
-    RoleArn: result.attrRoleArn,
-    NumVerticesWritten: Token.asString(result.attrNumVerticesWritten),
-    NumEdgesWritten: Token.asString(result.attrNumEdgesWritten),
-    TimeElapsedSeconds: Token.asString(result.attrTimeElapsedSeconds),
-    StartTime: result.attrStartTime,
+    TaskId: result.exportTaskId,
+    GraphId: result.graphId,
+    Format: result.format,
+    ParquetType: result.parquetType,
+    Destination: result.destination,
+    KmsKeyIdentifier: result.kmsKeyIdentifier,
+    RoleArn: result.roleArn,
+    NumVerticesWritten: Token.asString(result.numVerticesWritten),
+    NumEdgesWritten: Token.asString(result.numEdgesWritten),
+    TimeElapsedSeconds: Token.asString(result.timeElapsedSeconds),
+    StartTime: result.startTime,
   };
+}
+
+/** The attributes of an answer that the constructs expose. */
+function exposed(attributes: Record<string, string>): Record<string, string> {
+  const { Status: _alwaysSucceeded, ...rest } = attributes;
+  return rest;
 }
 
 interface Exported {
@@ -92,7 +100,7 @@ function graphExportStack(props: Partial<GraphExportProps> = {}, useGraph = fals
     ? new neptunegraph.CfnGraph(stack, 'Graph', { provisionedMemory: 16, replicaCount: 0 })
     : undefined;
   const graphExport = new GraphExport(stack, 'Export', {
-    ...(graph ? { graph } : { graphId: GRAPH_ID }),
+    graphId: graph?.attrGraphId ?? GRAPH_ID,
     destination: ExportDestination.fromBucket(bucket, PREFIX),
     encryptionKey: key,
     parquetType: ParquetType.COLUMNAR,
@@ -205,7 +213,7 @@ describe('Create', () => {
       NumVerticesWritten: '4242',
       NumEdgesWritten: '8484',
     });
-    expect(outputs(d, body.Data)).toEqual(attributesOfEmulatedTask(task));
+    expect(outputs(d, body.Data)).toEqual(exposed(attributesOfEmulatedTask(task)));
     // Answered just after the export ended, and every read was of the started task.
     expect(receivedAt(answer) - (start + endOf(TWENTY_MINUTES))).toBeGreaterThanOrEqual(0);
     expect(receivedAt(answer) - (start + endOf(TWENTY_MINUTES))).toBeLessThanOrEqual(10);
@@ -262,6 +270,20 @@ describe('Create', () => {
     expect(d.executions).toHaveLength(1);
     expect(d.cloudFormation.attempts(event.RequestId)).toHaveLength(1);
     expect((answer.body as AnswerBody).PhysicalResourceId).toBe(exportPhysicalId(startExportTaskCalls(d)[0].taskId!, d));
+  });
+
+  test('a format this library does not know (ExportFormat.of) reaches the service, whose ValidationException is the reason', async () => {
+    const d = await deployExport({ format: ExportFormat.of('JSON'), parquetType: undefined });
+
+    const answer = await d.run(d.event('Create'));
+
+    const body = answeredOnce(d, answer);
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toContain('StartExportTask failed');
+    expect(body.Reason).toContain('ValidationException');
+    expect(body.Reason).toContain("Value 'JSON' at 'format' failed to satisfy constraint");
+    expect(body.PhysicalResourceId).toBe(CREATE_FAILED_ID);
+    expect(d.emulator.calls.map((call) => [call.operation, call.httpStatus])).toEqual([['StartExportTask', 400]]);
   });
 
   test('fails before starting anything when a value resolved at deploy time is invalid', async () => {
@@ -458,10 +480,9 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     // attributes, byte for byte what custom-resource mode answers.
     const result = await readResult(d, taskId);
     const task = d.emulator.task(taskId)!.describe();
-    expect(outputs(d, result.data, result.logicalId)).toEqual(attributesOfEmulatedTask(task));
+    expect(outputs(d, result.data, result.logicalId)).toEqual(exposed(attributesOfEmulatedTask(task)));
     expect(outputs(d, result.data, result.logicalId)).toMatchObject({
       TaskId: taskId,
-      Status: 'SUCCEEDED',
       Destination: `s3://${BUCKET}/${PREFIX}`,
       NumVerticesWritten: '9876543',
       NumEdgesWritten: '12345678',
@@ -530,7 +551,7 @@ describe('long-wait mode (timeout over 55 minutes)', () => {
     expect(signal.body).toMatchObject({ Status: 'SUCCESS', UniqueId: EXISTING_TASK_ID });
     expect(signal.receivedAt / 1000 - (start + endOf(FIVE_HOURS))).toBeLessThanOrEqual(10);
     const result = await readResult(d, EXISTING_TASK_ID);
-    expect(outputs(d, result.data, result.logicalId)).toEqual(attributesOfEmulatedTask(task.describe()));
+    expect(outputs(d, result.data, result.logicalId)).toEqual(exposed(attributesOfEmulatedTask(task.describe())));
   });
 });
 

@@ -116,9 +116,9 @@ describe('invalid requests', () => {
   });
 
   test('fails a GraphExport whose export request is invalid, naming the field', async () => {
-    const e = graphExportEvent(env.receiver, 'Create', graphExportProperties(exportRequest({ [ExportFields.FORMAT]: 'XML' })));
+    const e = graphExportEvent(env.receiver, 'Create', graphExportProperties(exportRequest({ [ExportFields.FORMAT]: 'xml' })));
     await handler(e, CONTEXT);
 
-    expect(answerOf(env.receiver, e)).toMatchObject({ Status: 'FAILED', Reason: 'Export.Format must be PARQUET or CSV, got "XML"', PhysicalResourceId: CREATE_FAILED_ID });
+    expect(answerOf(env.receiver, e)).toMatchObject({ Status: 'FAILED', Reason: 'Export.Format must be an export format such as PARQUET or CSV (upper-case letters, digits and underscores), got "xml"', PhysicalResourceId: CREATE_FAILED_ID });
   });
 });

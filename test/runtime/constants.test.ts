@@ -26,6 +26,7 @@ describe('names that deployed resources depend on never change', () => {
       SIGNAL_URL: 'SignalURL',
       CANCEL_ON_DELETE: 'CancelOnDelete',
       EXPORT: 'Export',
+      READS_ENDED_WAIT: 'ReadsEndedWait',
     });
     expect(Object.values(ExportFields).sort()).toEqual(
       ['Destination', 'ExportFilter', 'Format', 'GraphIdentifier', 'KmsKeyIdentifier', 'ParquetType', 'RoleArn', 'Tags'],

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -174,7 +176,7 @@ export const CATALOGUE: CatalogueEntry[] = [
       const bucketKey = new kms.Key(s, 'BucketKey', { enableKeyRotation: true });
       const bucket = new s3.Bucket(s, 'Exports', { encryption: s3.BucketEncryption.KMS, encryptionKey: bucketKey, enforceSSL: true });
       new GraphExport(s, 'Export', {
-        graph,
+        graphId: graph.attrGraphId,
         destination: ExportDestination.fromBucket(bucket, 'weekly/'),
         encryptionKey: new kms.Key(s, 'ExportKey', { enableKeyRotation: true }),
       });
@@ -189,7 +191,24 @@ export const CATALOGUE: CatalogueEntry[] = [
       new GraphExport(s, 'Second', {
         graphId: 'g-abcdefghij', destination: ExportDestination.fromBucket(bucket, 'b/'), encryptionKey: key, cancelOnDelete: true,
       });
-      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: first.attrTaskId });
+      new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: first.exportTaskId });
+    }),
+  },
+  {
+    name: 'grantRead of a GraphExport and of an ExportTaskWaiter, alarms on their metrics, the handler in a VPC',
+    templates: synth((s) => {
+      const vpc = new ec2.Vpc(s, 'Vpc', { maxAzs: 2, natGateways: 1 });
+      const key = new kms.Key(s, 'ExportKey', { enableKeyRotation: true });
+      const bucketKey = new kms.Key(s, 'BucketKey', { enableKeyRotation: true });
+      const bucket = new s3.Bucket(s, 'Exports', { encryption: s3.BucketEncryption.KMS, encryptionKey: bucketKey, enforceSSL: true });
+      const exported = new GraphExport(s, 'Export', { graphId: GRAPH_ID, destination: ExportDestination.fromBucket(bucket, 'a/'), encryptionKey: key, vpc });
+      const waiter = new ExportTaskWaiter(s, 'Waiter', { taskIdentifier: TASK_ID });
+      const reader = new iam.Role(s, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+      exported.grantRead(reader);
+      waiter.grantRead(reader);
+      exported.grantRead(new iam.AccountPrincipal('210987654321'));
+      new cloudwatch.Alarm(s, 'ExportFailed', { metric: exported.metricWaitsFailed(), threshold: 1, evaluationPeriods: 1 });
+      new cloudwatch.Alarm(s, 'WaitTimedOut', { metric: waiter.metricWaitsTimedOut(), threshold: 1, evaluationPeriods: 1 });
     }),
   },
   // The example apps, as examples.test.ts imports them (each app module synthesizes itself once loaded).
