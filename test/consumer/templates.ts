@@ -10,7 +10,7 @@ interface Resource { readonly Type: string; readonly Properties?: Record<string,
 interface Template { readonly Resources: Record<string, Resource>; readonly Outputs: Record<string, { readonly Value: unknown }> }
 
 const ATTRIBUTES = [
-  'TaskId', 'GraphId', 'Status', 'Format', 'ParquetType', 'Destination', 'KmsKeyIdentifier', 'RoleArn',
+  'TaskId', 'GraphId', 'Format', 'ParquetType', 'Destination', 'KmsKeyIdentifier', 'RoleArn',
   'NumVerticesWritten', 'NumEdgesWritten', 'TimeElapsedSeconds', 'StartTime',
 ];
 const OUTPUT_TYPES = ['Any', 'Byte', 'Short', 'Int', 'Long', 'Float', 'Double', 'String', 'Boolean', 'Float[]', 'Double[]'];
@@ -40,6 +40,10 @@ function checkAttributeOutputs(template: Template, prefix: string): string {
     readers.add(logicalId!);
   }
   assert.strictEqual(readers.size, 1, `the attributes of ${prefix} come from one resource, not ${[...readers].join(', ')}`);
+  // The task's ARN is built from its id.
+  const arn = JSON.stringify(template.Outputs[`${prefix}TaskArn`]?.Value);
+  assert.ok(arn.includes(':neptune-graph:') && arn.includes(':export-task/') && arn.includes(JSON.stringify({ 'Fn::GetAtt': [[...readers][0], 'TaskId'] })),
+    `output ${prefix}TaskArn is the export task's ARN, is ${arn}`);
   return [...readers][0];
 }
 
@@ -104,8 +108,8 @@ function checkCsvStack(template: Template): void {
   assert.strictEqual(exportResource.Properties!.Export.ParquetType, undefined);
   assert.strictEqual(exportResource.Properties!.Export.Destination, 's3://shared-exports-bucket/csv/');
   assert.deepStrictEqual(exportResource.Properties!.Export.RoleArn, { 'Fn::GetAtt': [userRole[0], 'Arn'] });
-  // No export role of the construct's own: the app's role, the handler's and the state machine's.
-  assert.strictEqual(ofType(template, 'AWS::IAM::Role').length, 3);
+  // No export role of the construct's own: the app's export and reader roles, the handler's and the state machine's.
+  assert.strictEqual(ofType(template, 'AWS::IAM::Role').length, 4);
   assert.strictEqual(ofType(template, 'AWS::CloudFormation::WaitCondition').length, 0);
   assert.strictEqual(template.Outputs.CsvLongWait.Value, 'short');
   checkAttributeOutputs(template, 'Csv');
@@ -113,7 +117,40 @@ function checkCsvStack(template: Template): void {
   assert.strictEqual(template.Outputs.KnownValues.Value, 'CSV,PARQUET,COLUMNAR,TO_LIST');
 }
 
+/** The reader role of `<prefix>` may read and list the objects, and each metric has its alarm. */
+function checkGrantAndAlarms(template: Template, prefix: string, resource: string): void {
+  const policies = ofType(template, 'AWS::IAM::Policy')
+    .filter(([, policy]) => JSON.stringify(policy.Properties!.Roles).includes(`${prefix}Reader`));
+  const actions = policies.flatMap(([, policy]) => policy.Properties!.PolicyDocument.Statement.flatMap((statement: { Action: string | string[] }) => statement.Action));
+  for (const action of ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']) {
+    assert.ok(actions.includes(action), `${prefix}Reader is granted ${action}; it has ${JSON.stringify(actions)}`);
+  }
+  const alarms = ofType(template, 'AWS::CloudWatch::Alarm').filter(([id]) => id.startsWith(prefix));
+  assert.deepStrictEqual(
+    alarms.map(([, alarm]) => alarm.Properties!.MetricName).sort(),
+    ['EdgesWritten', 'ExportDuration', 'VerticesWritten', 'WaitsFailed', 'WaitsFailed', 'WaitsSucceeded', 'WaitsTimedOut'],
+  );
+  for (const [, alarm] of alarms) {
+    assert.strictEqual(alarm.Properties!.Namespace, 'NeptuneGraphExport');
+    const dimensions = Object.fromEntries((alarm.Properties!.Dimensions as Array<{ Name: string; Value: string }>).map((d) => [d.Name, d.Value]));
+    assert.strictEqual(dimensions.LogicalResourceId, resource, `the alarms of ${prefix} watch the resource that waits`);
+  }
+}
+
+function checkVpcStack(template: Template): void {
+  const [, fn] = only(template, 'AWS::Lambda::Function');
+  const [securityGroupId] = ofType(template, 'AWS::EC2::SecurityGroup').find(([id]) => id.startsWith('HandlerSecurityGroup'))!;
+  assert.deepStrictEqual(fn.Properties!.VpcConfig.SecurityGroupIds, [{ 'Fn::GetAtt': [securityGroupId, 'GroupId'] }]);
+  assert.strictEqual(fn.Properties!.VpcConfig.SubnetIds.length, 2);
+  assert.deepStrictEqual(template.Outputs.InVpcHandlerArn.Value, { 'Fn::GetAtt': [only(template, 'AWS::Lambda::Function')[0], 'Arn'] });
+}
+
 export function checkTemplates(outdir: string): void {
-  checkParquetStack(load(outdir, 'ParquetExportStack'));
-  checkCsvStack(load(outdir, 'CsvExportStack'));
+  const parquet = load(outdir, 'ParquetExportStack');
+  checkParquetStack(parquet);
+  checkGrantAndAlarms(parquet, 'Parquet', only(parquet, 'Custom::NeptuneGraphExport')[0]);
+  const csv = load(outdir, 'CsvExportStack');
+  checkCsvStack(csv);
+  checkGrantAndAlarms(csv, 'Csv', only(csv, 'Custom::NeptuneGraphExport')[0]);
+  checkVpcStack(load(outdir, 'VpcWaiterStack'));
 }

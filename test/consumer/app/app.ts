@@ -3,11 +3,14 @@
 // templates, and fails if a public type, property or method of the package is referenced nowhere
 // here: when the API changes, change this file (and the template assertions in run.ts).
 import { App, CfnOutput, Duration, Fn, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import {
   ExportDestination,
   ExportFilter,
@@ -15,39 +18,79 @@ import {
   ExportFilterPropertyAttributes,
   ExportFormat,
   ExportOutputType,
-  ExportTaskResult,
   ExportTaskWaiter,
   ExportTaskWaiterProps,
   ExportWaitOptions,
   GraphExport,
   GraphExportProps,
+  IExportTaskResult,
   MultiValueHandling,
   ParquetType,
 } from 'cdk-neptune-graph-export';
 
 const app = new App();
 
-// Every attribute of a result as a stack output, so each is a reference in the template.
-function outputResult(stack: Stack, prefix: string, result: ExportTaskResult): void {
+// Every attribute of a result as a stack output, so each is a reference in the template; a reader
+// role granted the exported files; an alarm on each of its metrics.
+function useResult(stack: Stack, prefix: string, result: IExportTaskResult): void {
   const outputs: Record<string, string> = {
-    TaskId: result.attrTaskId,
-    GraphId: result.attrGraphId,
-    Status: result.attrStatus,
-    Format: result.attrFormat,
-    ParquetType: result.attrParquetType,
-    Destination: result.attrDestination,
-    KmsKeyIdentifier: result.attrKmsKeyIdentifier,
-    RoleArn: result.attrRoleArn,
-    NumVerticesWritten: result.attrNumVerticesWritten.toString(),
-    NumEdgesWritten: result.attrNumEdgesWritten.toString(),
-    TimeElapsedSeconds: result.attrTimeElapsedSeconds.toString(),
-    StartTime: result.attrStartTime,
-    StateMachineArn: result.stateMachine.stateMachineArn,
-    LongWait: result.longWait ? 'long' : 'short',
+    TaskId: result.exportTaskId,
+    TaskArn: result.exportTaskArn,
+    GraphId: result.graphId,
+    Format: result.format,
+    ParquetType: result.parquetType,
+    Destination: result.destination,
+    KmsKeyIdentifier: result.kmsKeyIdentifier,
+    RoleArn: result.roleArn,
+    NumVerticesWritten: result.numVerticesWritten.toString(),
+    NumEdgesWritten: result.numEdgesWritten.toString(),
+    TimeElapsedSeconds: result.timeElapsedSeconds.toString(),
+    StartTime: result.startTime,
   };
   for (const [name, value] of Object.entries(outputs)) {
     new CfnOutput(stack, `${prefix}${name}`, { value });
   }
+  const reader = new iam.Role(stack, `${prefix}Reader`, { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
+  result.grantRead(reader);
+  const metrics: Record<string, cloudwatch.IMetric> = {
+    Failed: result.metricWaitsFailed(),
+    TimedOut: result.metricWaitsTimedOut(),
+    Succeeded: result.metricWaitsSucceeded({ period: Duration.hours(1) }),
+    Duration: result.metricExportDuration(),
+    Vertices: result.metricVerticesWritten(),
+    Edges: result.metricEdgesWritten(),
+    ByName: result.metric('WaitsFailed', { statistic: cloudwatch.Stats.SAMPLE_COUNT }),
+  };
+  for (const [name, metric] of Object.entries(metrics)) {
+    new cloudwatch.Alarm(stack, `${prefix}${name}Alarm`, { metric, threshold: 1, evaluationPeriods: 1 });
+  }
+}
+
+// The same members reached through the classes: a dashboard of the wait, a summary parameter of the
+// export, and a grant to the account's analysts.
+function describeConcrete(stack: Stack, prefix: string, result: ExportTaskWaiter | GraphExport): void {
+  new cloudwatch.Dashboard(stack, `${prefix}Dashboard`, {
+    widgets: [[
+      new cloudwatch.GraphWidget({
+        left: [result.metricWaitsSucceeded(), result.metricWaitsFailed(), result.metricWaitsTimedOut(), result.metric('WaitsFailed')],
+        right: [result.metricExportDuration(), result.metricVerticesWritten(), result.metricEdgesWritten()],
+      }),
+    ]],
+  });
+  new ssm.StringParameter(stack, `${prefix}Summary`, {
+    stringValue: Fn.join(' ', [
+      result.exportTaskId, result.exportTaskArn, result.graphId, result.format, result.parquetType, result.destination,
+      result.kmsKeyIdentifier, result.roleArn, result.startTime, result.numVerticesWritten.toString(),
+      result.numEdgesWritten.toString(), result.timeElapsedSeconds.toString(),
+    ]),
+  });
+  result.grantRead(new iam.AccountRootPrincipal());
+}
+
+function outputShared(stack: Stack, prefix: string, waiter: ExportTaskWaiter | GraphExport): void {
+  new CfnOutput(stack, `${prefix}StateMachineArn`, { value: waiter.stateMachine.stateMachineArn });
+  new CfnOutput(stack, `${prefix}HandlerArn`, { value: waiter.handlerFunction.functionArn });
+  new CfnOutput(stack, `${prefix}LongWait`, { value: waiter.longWait ? 'long' : 'short' });
 }
 
 // 1. A long Parquet export of a graph named by id, into a bucket of the app, filtered with every
@@ -99,15 +142,19 @@ const parquetProps: GraphExportProps = {
   cancelOnDelete: true,
 };
 const parquet = new GraphExport(exportStack, 'ParquetExport', parquetProps);
-outputResult(exportStack, 'Parquet', parquet);
+useResult(exportStack, 'Parquet', parquet);
+outputShared(exportStack, 'Parquet', parquet);
+describeConcrete(exportStack, 'Parquet', parquet);
 new CfnOutput(exportStack, 'ParquetExportRole', { value: parquet.role.roleArn });
 new CfnOutput(exportStack, 'ParquetDestinationParts', {
   value: Fn.join(' ', [destination.uri, destination.bucketName ?? '', destination.keyPrefix ?? '', destination.bucket?.bucketArn ?? '']),
 });
 
-const waiterProps: ExportTaskWaiterProps = { ...waitOptions, taskIdentifier: parquet.attrTaskId };
+const waiterProps: ExportTaskWaiterProps = { ...waitOptions, taskIdentifier: parquet.exportTaskId };
 const waitedAgain = new ExportTaskWaiter(exportStack, 'WaitAgain', waiterProps);
-outputResult(exportStack, 'Waited', waitedAgain);
+useResult(exportStack, 'Waited', waitedAgain);
+outputShared(exportStack, 'Waited', waitedAgain);
+describeConcrete(exportStack, 'Waited', waitedAgain);
 
 // 2. A CSV export of a graph of the same app, with a role and an S3 URI of the user's own, and the
 //    value-type escape hatches with values the service knows.
@@ -117,18 +164,31 @@ const csvKey = new kms.Key(graphStack, 'CsvKey', { enableKeyRotation: true });
 const csvRole = new iam.Role(graphStack, 'CsvExportRole', { assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com') });
 const csvDestination = ExportDestination.fromS3Uri('s3://shared-exports-bucket/csv/');
 const csv = new GraphExport(graphStack, 'CsvExport', {
-  graph,
+  graphId: graph.attrGraphId,
   destination: csvDestination,
   encryptionKey: csvKey,
   format: ExportFormat.of('CSV'),
   role: csvRole,
 });
-outputResult(graphStack, 'Csv', csv);
+useResult(graphStack, 'Csv', csv);
+outputShared(graphStack, 'Csv', csv);
 new CfnOutput(graphStack, 'CsvDestinationUri', { value: csvDestination.uri });
 new CfnOutput(graphStack, 'KnownValues', {
   value: [ExportFormat.CSV, ExportFormat.of('PARQUET')].map((format) => format.value)
     .concat(ParquetType.COLUMNAR.value, MultiValueHandling.of('TO_LIST').value)
     .join(','),
 });
+
+// 3. A waiter whose shared handler runs in the app's VPC.
+const vpcStack = new Stack(app, 'VpcWaiterStack');
+const vpc = new ec2.Vpc(vpcStack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+const handlerSecurityGroup = new ec2.SecurityGroup(vpcStack, 'HandlerSecurityGroup', { vpc, description: 'The export waiter handler' });
+const inVpc = new ExportTaskWaiter(vpcStack, 'WaitInVpc', {
+  taskIdentifier: 't-0123456789',
+  vpc,
+  vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+  securityGroups: [handlerSecurityGroup],
+});
+outputShared(vpcStack, 'InVpc', inVpc);
 
 app.synth();
