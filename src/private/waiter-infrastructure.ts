@@ -6,7 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IDependable } from 'constructs';
 import { ExportWaiterFunction } from './export-waiter-function';
 import { explainCancelExportFindings, explainHandlerFindings, explainLoopFindings, explainStartExportFindings } from './nag-suppressions';
-import { buildWaitLoop } from './wait-loop';
+import { buildWaitLoop } from './custom-resource-loop';
 import { Env } from '../runtime/constants';
 
 /** Settings of the shared infrastructure (see ExportWaitOptions). */
