@@ -3,11 +3,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import { Construct } from 'constructs';
-import { ExportDestination, ExportFilter, ExportFilterElement, ExportFormat, ParquetType } from './export-options';
+import { ExportDestination, ExportFilter, ExportFormat, ParquetType } from './export-options';
 import { ExportTaskResult, ExportWaitOptions } from './export-task-result';
 import { checkWaitOptions, waitForExportTask } from './private/export-wait';
+import { filterForService, renderExportRequest } from './private/export-request';
 import { explainExportRoleFindings } from './private/nag-suppressions';
-import { ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from './runtime/constants';
+import { GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from './runtime/constants';
 import {
   checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkRoleArn, checkTags, show,
 } from './runtime/validation';
@@ -109,16 +110,10 @@ export class GraphExport extends ExportTaskResult {
 
     this.role = props.role ?? this.defaultRole(destination, props.encryptionKey);
 
-    const request: Record<string, unknown> = {
-      [ExportFields.GRAPH_IDENTIFIER]: graphId,
-      [ExportFields.ROLE_ARN]: this.role.roleArn,
-      [ExportFields.FORMAT]: format,
-      [ExportFields.DESTINATION]: destination.uri,
-      [ExportFields.KMS_KEY_IDENTIFIER]: keyArn,
-      ...(parquetType ? { [ExportFields.PARQUET_TYPE]: parquetType } : {}),
-      ...(props.exportFilter ? { [ExportFields.EXPORT_FILTER]: filterForService(props.exportFilter) } : {}),
-      ...(props.tags && Object.keys(props.tags).length > 0 ? { [ExportFields.TAGS]: props.tags } : {}),
-    };
+    const request = renderExportRequest({
+      graphId, roleArn: this.role.roleArn, format, destination: destination.uri, kmsKeyArn: keyArn,
+      parquetType, exportFilter: props.exportFilter, tags: props.tags,
+    });
     const wait = waitForExportTask(this, {
       resourceType: GRAPH_EXPORT_RESOURCE_TYPE,
       properties: {
@@ -164,22 +159,4 @@ export class GraphExport extends ExportTaskResult {
     explainExportRoleFindings(role, destination.bucketName, destination.bucket, prefix);
     return role;
   }
-}
-
-/** The filter in the shape (and PascalCase) the Step Functions integration sends to StartExportTask. */
-function filterForService(filter: ExportFilter): Record<string, unknown> {
-  const labels = (byLabel: { [label: string]: ExportFilterElement }) =>
-    Object.fromEntries(Object.entries(byLabel).map(([label, element]) => [label, {
-      ...(element.properties ? {
-        Properties: Object.fromEntries(Object.entries(element.properties).map(([name, attributes]) => [name, {
-          ...(attributes.outputType ? { OutputType: attributes.outputType.value } : {}),
-          ...(attributes.sourcePropertyName ? { SourcePropertyName: attributes.sourcePropertyName } : {}),
-          ...(attributes.multiValueHandling ? { MultiValueHandling: attributes.multiValueHandling.value } : {}),
-        }])),
-      } : {}),
-    }]));
-  return {
-    ...(filter.vertexFilter ? { VertexFilter: labels(filter.vertexFilter) } : {}),
-    ...(filter.edgeFilter ? { EdgeFilter: labels(filter.edgeFilter) } : {}),
-  };
 }

@@ -2,3 +2,5 @@ export * from './export-task-result';
 export * from './export-task-waiter';
 export * from './export-options';
 export * from './graph-export';
+export * from './export-task-errors';
+export * from './wait-for-export-task';
