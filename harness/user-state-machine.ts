@@ -38,12 +38,15 @@ export interface UserStateMachineOptions {
   readonly logicalId?: string;
   /** Local handlers of the user's own Task states (not Neptune Analytics ones), by state name. @default - none */
   readonly tasks?: Record<string, TaskHandler>;
+  /** Values of the template's parameters (what their Ref resolves to). @default - their Default */
+  readonly parameters?: Record<string, string>;
   /** Seeds the emulator's task ids and faults and the Retry jitter. @default 1 */
   readonly seed?: number;
 }
 
 /** One execution: its status, output or error, and what Step Functions would have recorded. */
 export interface UserExecution extends ExecutionObservations {
+  readonly name: string;
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
   output?: Json;
   /** The Fail state's (or the runtime's) error and cause. */
@@ -82,7 +85,10 @@ export class UserStateMachine {
     const values = plausibleResourceValues(template, PSEUDO);
     const arns = Object.fromEntries(Object.keys(template.Resources).map((id) =>
       [id, values[id]?.attributes?.Arn ?? `arn:aws:local:${PSEUDO.region}:${PSEUDO.account}:${id}`]));
-    const refs = Object.fromEntries(Object.entries(values).filter(([, v]) => v.ref !== undefined).map(([id, v]) => [id, v.ref!]));
+    const refs = {
+      ...Object.fromEntries(Object.entries(values).filter(([, v]) => v.ref !== undefined).map(([id, v]) => [id, v.ref!])),
+      ...options.parameters,
+    };
     const attributes = Object.fromEntries(Object.entries(values).filter(([, v]) => v.attributes).map(([id, v]) => [id, v.attributes!]));
     this.definition = JSON.parse(String(resolve(machines[0][1].DefinitionString, { ...PSEUDO, arns, refs, attributes })));
     this.neptune = new NeptuneGraphClient({
@@ -98,8 +104,8 @@ export class UserStateMachine {
   }
 
   /** Runs one execution to its end. */
-  public async run(input: Json = {}): Promise<UserExecution> {
-    const record: UserExecution = { status: 'RUNNING', path: [], startedAt: this.clock.now(), ...emptyObservations() };
+  public async run(input: Json = {}, name = `execution-${this.executions.length + 1}`): Promise<UserExecution> {
+    const record: UserExecution = { name, status: 'RUNNING', path: [], startedAt: this.clock.now(), ...emptyObservations() };
     this.executions.push(record);
     const interpreter = new StateMachine(asInterpreterRuns(this.definition), { validationOptions: { noValidate: false } });
     const observer = new ExecutionObserver(record, this.definition.States, () => []);
@@ -117,7 +123,10 @@ export class UserStateMachine {
         retryIntervalOverrides: Object.fromEntries(Object.entries(this.definition.States).filter(([, s]) => Array.isArray(s.Retry)).map(([n]) => [n, 1])),
       },
       // aws-local-stepfunctions does not provide $$.State.EnteredTime; read the virtual clock.
-      context: { State: { get EnteredTime() { return new Date(clock.now() * 1000).toISOString(); } } },
+      context: {
+        Execution: { Id: `arn:aws:states:${PSEUDO.region}:${PSEUDO.account}:execution:local:${name}`, Name: name, Input: input },
+        State: { get EnteredTime() { return new Date(clock.now() * 1000).toISOString(); } },
+      },
     });
     const consumer = this.followEvents(record, execution.eventLogs);
     try {

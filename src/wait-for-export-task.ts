@@ -130,8 +130,9 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
     this.loop = new WaitLoop(this, {
       statePath: this.statePath,
       policyPath: this.field('policy'),
-      // A ResultSelector sees only the task result: the override is a literal (drops the filter).
-      taskOverrides: "States.StringToJson('\\{\"ExportFilter\":null\\}')",
+      // The task's export filter stays in the state while the fragment polls: a ResultSelector sees
+      // only the result and the context object (the user's execution input), so there is nothing to
+      // merge over it. The filter is at most 64 KiB (checked above), well inside the 256 KiB of state.
       clock: 'budget',
       maxRounds: MAX_FRAGMENT_ROUNDS,
       stateFields: ['taskId', 'policy', 'last', 'poll'],
@@ -147,15 +148,15 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
       timedOut: this.timedOut('TimedOut', 'did not end within the timeout'),
       roundsExhausted: this.timedOut('RoundBudgetSpent', `did not end within ${MAX_FRAGMENT_ROUNDS} polls (the history-event budget)`),
     }, [exportTasks]);
-    const prepare = this.prepare(props.taskId, timeout, minPoll, maxPoll);
+    const [prepare, loadPolicy] = this.prepare(props.taskId, timeout, minPoll, maxPoll);
     this.startState = prepare;
     this.endStates = [output];
     if (props.startExport) {
       const startFailed = this.fail('StartFailed', ExportTaskErrors.START_FAILED,
         Intrinsic.format('StartExportTask failed: {}', Intrinsic.jsonToString(this.field('last.error'))));
-      prepare.next(this.loop.startExport(this.startExportTask(props.startExport, exportTasks), startFailed, getExportTask));
+      loadPolicy.next(this.loop.startExport(this.startExportTask(props.startExport, exportTasks), startFailed, getExportTask));
     } else {
-      prepare.next(getExportTask);
+      loadPolicy.next(getExportTask);
     }
   }
 
@@ -205,15 +206,14 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
     ];
   }
 
-  /** The working state: the task id (or null until started), the policy tables, the bookkeeping. */
-  private prepare(taskId: string | undefined, timeout: number, minPoll: number, maxPoll: number): sfn.Pass {
+  /** The working state: the task id (until started, none), the bookkeeping, then the policy tables. */
+  private prepare(taskId: string | undefined, timeout: number, minPoll: number, maxPoll: number): [sfn.Pass, sfn.Pass] {
     const policy = budgetPolicy(minPoll, maxPoll);
-    return new sfn.Pass(this, 'Prepare', {
+    const prepare = new sfn.Pass(this, 'Prepare', {
       stateName: this.loop.name('Prepare'),
       comment: `Wait for the export task at most ${timeout} s, polling every ${minPoll} to ${maxPoll} s.`,
       parameters: {
-        ...sfn.FieldUtils.renderObject({ taskId: taskId ?? null }),
-        policy,
+        ...(taskId === undefined ? {} : sfn.FieldUtils.renderObject({ taskId })),
         last: { task: {}, error: {} },
         poll: {
           waitSeconds: 0, progress: -1, sinceProgressSeconds: 0, stallAfterSeconds: 0, stalled: 0, blindStep: 0,
@@ -222,6 +222,14 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
       },
       resultPath: this.statePath,
     });
+    // A Result, not Parameters: CDK drops null values from Parameters, and the output defaults are nulls.
+    const loadPolicy = new sfn.Pass(this, 'LoadPolicy', {
+      stateName: this.loop.name('LoadPolicy'),
+      result: sfn.Result.fromObject(policy),
+      resultPath: this.field('policy'),
+    });
+    prepare.next(loadPolicy);
+    return [prepare, loadPolicy];
   }
 
   /** StartExportTask, granted on the graph and this account's export tasks, passing only the export role. */
@@ -306,12 +314,17 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
     });
   }
 
-  private timedOut(id: string, what: string): sfn.Fail {
+  private timedOut(id: string, what: string): sfn.IChainable {
     return this.fail(id, ExportTaskErrors.TIMED_OUT, Intrinsic.format(`Export task {} ${what}; last read {}, last error {}`,
       this.field('taskId'), Intrinsic.jsonToString(this.field('last.task')), Intrinsic.jsonToString(this.field('last.error'))));
   }
 
-  private fail(id: string, error: string, cause: string): sfn.Fail {
-    return new sfn.Fail(this, id, { stateName: this.loop.name(id), error, causePath: cause });
+  /** A Fail with a cause computed first: a Fail's CausePath may hold an intrinsic on AWS, but not in every interpreter. */
+  private fail(id: string, error: string, cause: string): sfn.IChainable {
+    return new sfn.Pass(this, `Explain${id}`, {
+      stateName: this.loop.name(`Explain${id}`),
+      parameters: { 'cause.$': cause },
+      resultPath: this.field('failure'),
+    }).next(new sfn.Fail(this, id, { stateName: this.loop.name(id), error, causePath: this.field('failure.cause') }));
   }
 }

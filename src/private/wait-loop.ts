@@ -93,8 +93,12 @@ export interface WaitLoopSettings {
   readonly statePath: string;
   /** JSONPath of the polling policy tables (src/runtime/polling-policy.ts). */
   readonly policyPath: string;
-  /** An object expression merged over every GetExportTask result (a ResultSelector sees only the result). */
-  readonly taskOverrides: Expression;
+  /**
+   * An object expression merged over every GetExportTask result (a ResultSelector sees only the
+   * result and the context object, so it must come from there).
+   * @default - the result as it is
+   */
+  readonly taskOverrides?: Expression;
   readonly clock: LoopClock;
   /** Poll rounds after which the loop leaves through `roundsExhausted` (the history-event bound). */
   readonly maxRounds: number;
@@ -202,7 +206,7 @@ export class WaitLoop {
       resultSelector: {
         // The export filter, which can be large, is dropped rather than carried in every poll's state.
         // Fields the service may omit are checked for presence by CheckStatus before anything reads them.
-        'task.$': Intrinsic.jsonMerge('$', this.settings.taskOverrides),
+        'task.$': this.settings.taskOverrides ? Intrinsic.jsonMerge('$', this.settings.taskOverrides) : '$',
         'at.$': '$$.State.EnteredTime',
         // A successful call clears the previous error: a timeout reports only an error that lasted.
         'error': {},
