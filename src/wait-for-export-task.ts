@@ -271,28 +271,28 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
 
   /** Fills the fields the service left out with null, then succeeds or fails on the status. */
   private taskEnded(output: sfn.IChainable): sfn.IChainable {
-    const task = this.field('last.task');
+    const ended = this.field('ended');
     const completeTask = new sfn.Pass(this, 'CompleteTask', {
       stateName: this.loop.name('CompleteTask'),
-      parameters: { 'value.$': Intrinsic.jsonMerge(this.field('policy.taskDefaults'), task) },
-      resultPath: task,
+      parameters: { 'task.$': Intrinsic.jsonMerge(this.field('policy.taskDefaults'), this.field('last.task')) },
+      resultPath: ended,
     });
     const completeDetails = new sfn.Pass(this, 'CompleteDetails', {
       stateName: this.loop.name('CompleteDetails'),
-      parameters: { 'value.$': Intrinsic.jsonMerge(this.field('policy.detailsDefaults'), `${task}.value.ExportTaskDetails`) },
-      resultPath: `${task}.details`,
+      parameters: { 'value.$': Intrinsic.jsonMerge(this.field('policy.detailsDefaults'), `${ended}.task.ExportTaskDetails`) },
+      resultPath: `${ended}.details`,
     });
     const failed = this.fail('TaskFailed', ExportTaskErrors.TASK_FAILED,
-      Intrinsic.format('Export task {} ended {}: {}', this.field('taskId'), `${task}.value.Status`, `${task}.value.StatusReason`));
+      Intrinsic.format('Export task {} ended {}: {}', this.field('taskId'), `${ended}.task.Status`, `${ended}.task.StatusReason`));
     return completeTask.next(completeDetails).next(new sfn.Choice(this, 'Succeeded', { stateName: this.loop.name('Succeeded') })
-      .when(sfn.Condition.stringEquals(`${task}.value.Status`, 'SUCCEEDED'), output)
+      .when(sfn.Condition.stringEquals(`${ended}.task.Status`, 'SUCCEEDED'), output)
       .otherwise(failed));
   }
 
   /** The documented output, in place of the working state. */
   private output(): sfn.Pass {
-    const task = (field: string) => `${this.field('last.task.value')}.${field}`;
-    const details = (field: string) => `${this.field('last.task.details.value')}.${field}`;
+    const task = (field: string) => `${this.field('ended.task')}.${field}`;
+    const details = (field: string) => `${this.field('ended.details.value')}.${field}`;
     return new sfn.Pass(this, 'Output', {
       stateName: this.loop.name('Output'),
       parameters: {

@@ -1,8 +1,9 @@
 /**
  * A scheduled nightly export: EventBridge Scheduler starts a state machine every night at 02:00,
  * which exports the graph to S3 (the WaitForExportTask fragment starts the export and waits for it,
- * polling by the task's own progress, no Lambda function), then announces the export's figures on an
- * SNS topic for whatever reads the files next (a crawler, a loader, a person).
+ * polling by the task's own progress, no Lambda function), then publishes the export's fields as
+ * s3://<bucket>/nightly/latest.json, so whatever reads the files next (a crawler, a loader, a
+ * notebook) finds the newest complete export and its vertex and edge counts.
  *
  * Each night writes under its own prefix, named after the execution (s3://<bucket>/nightly/<name>/).
  * A failed export (the task FAILED, CANCELLED or DELETED, or still running after the timeout) fails
@@ -12,10 +13,10 @@ import { CfnParameter, Duration, Stack, StackProps, TimeZone } from 'aws-cdk-lib
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -24,6 +25,19 @@ import { ExportDestination, WaitForExportTask } from '../../src';
 
 /** The key prefix every night's export is written under. */
 export const NIGHTLY_PREFIX = 'nightly/';
+/** The object that names the newest complete export. */
+export const LATEST_KEY = `${NIGHTLY_PREFIX}latest.json`;
+
+/** Writes the export's fields (the fragment's output) to LATEST_KEY; the Lambda runtime provides the SDK. */
+const PUBLISH_LATEST = `
+const { S3Client, PutObjectCommand } = require('@aws-sdk/client-s3');
+const s3 = new S3Client({});
+exports.handler = async (exportTask) => {
+  await s3.send(new PutObjectCommand({
+    Bucket: process.env.BUCKET, Key: process.env.KEY, Body: JSON.stringify(exportTask), ContentType: 'application/json',
+  }));
+  return { latest: 's3://' + process.env.BUCKET + '/' + process.env.KEY };
+};`;
 
 export interface NightlyExportStackProps extends StackProps {
   /** @default Duration.hours(4) */
@@ -33,7 +47,7 @@ export interface NightlyExportStackProps extends StackProps {
 export class NightlyExportStack extends Stack {
   public readonly stateMachine: sfn.StateMachine;
   public readonly exportGraph: WaitForExportTask;
-  public readonly topic: sns.Topic;
+  public readonly publishLatest: lambda.Function;
 
   constructor(scope: Construct, id: string, props: NightlyExportStackProps = {}) {
     super(scope, id, props);
@@ -59,22 +73,28 @@ export class NightlyExportStack extends Stack {
       },
       timeout: props.timeout ?? Duration.hours(4),
     });
-    this.topic = new sns.Topic(this, 'ExportsReady', { masterKey: key });
-    const announce = new tasks.SnsPublish(this, 'AnnounceExport', {
-      topic: this.topic,
-      subject: 'Nightly graph export ready',
-      message: sfn.TaskInput.fromText(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.exportTask'))),
-      resultPath: sfn.JsonPath.DISCARD,
+    this.publishLatest = new lambda.Function(this, 'PublishLatest', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline(PUBLISH_LATEST),
+      environment: { BUCKET: bucket.bucketName, KEY: LATEST_KEY },
+      timeout: Duration.seconds(30),
+      description: 'Names the newest complete nightly graph export',
+    });
+    bucket.grantPut(this.publishLatest, LATEST_KEY);
+    const publish = new tasks.LambdaInvoke(this, 'PublishLatestExport', {
+      lambdaFunction: this.publishLatest,
+      payload: sfn.TaskInput.fromJsonPathAt('$.exportTask'),
+      resultSelector: { 'latest.$': '$.Payload.latest' },
+      resultPath: '$.published',
     });
 
     this.stateMachine = new sfn.StateMachine(this, 'NightlyExport', {
-      definitionBody: sfn.DefinitionBody.fromChainable(this.exportGraph.next(announce)),
+      definitionBody: sfn.DefinitionBody.fromChainable(this.exportGraph.next(publish)),
       // The fragment's own timeout ends the wait; this is a backstop for the whole execution.
       timeout: Duration.hours(6),
       tracingEnabled: true,
     });
-    // The topic is encrypted with the export key: publishing needs it.
-    key.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     new scheduler.Schedule(this, 'EveryNight', {
       schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '2', timeZone: TimeZone.ETC_UTC }),

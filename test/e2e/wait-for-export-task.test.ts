@@ -24,13 +24,14 @@ afterEach(async () => {
 
 interface Announced { readonly messages: unknown[] }
 
-/** The nightly example as synthesized, its SNS step recorded. */
+/** The nightly example as synthesized, its downstream step recorded. */
 async function nightly(props: ConstructorParameters<typeof NightlyExportStack>[2] = {}, seed = 1): Promise<UserStateMachine & Announced> {
   const stack = new NightlyExportStack(new App(), 'NightlyGraphExport', { env: { account: '123456789012', region: 'us-east-1' }, ...props });
   const messages: unknown[] = [];
   const machine = await UserStateMachine.start(stack, {
     parameters: { GraphId: GRAPH_ID },
-    tasks: { AnnounceExport: async (input) => { messages.push(input); return { MessageId: 'local' }; } },
+    // The optimized lambda:invoke integration: the function's answer under Payload.
+    tasks: { PublishLatestExport: async (input) => { messages.push(input); return { StatusCode: 200, Payload: { latest: 's3://exports/nightly/latest.json' } }; } },
     seed,
   });
   running.push(machine);
@@ -80,13 +81,14 @@ describe('the nightly export example', () => {
       numVerticesWritten: 4242,
       numEdgesWritten: 8484,
     });
-    expect(machine.messages).toEqual([expect.objectContaining({ Subject: 'Nightly graph export ready', Message: JSON.stringify(execution.output!.exportTask) })]);
+    expect(machine.messages).toEqual([expect.objectContaining({ Payload: execution.output!.exportTask })]);
+    expect(execution.output!.published).toEqual({ latest: 's3://exports/nightly/latest.json' });
     // The progress-aware policy polls a two-hour export a few dozen times, not every five seconds.
     expect(rounds(execution)).toBeLessThan(60);
     report(`2 h export: ${rounds(execution)} polls, ${execution.historyEvents} history events, ${(execution.historyEvents / rounds(execution)).toFixed(1)} per poll`);
   }, 60_000);
 
-  test('fails with NeptuneGraphExport.TaskFailed naming the task and the reason when the export FAILED, and announces nothing', async () => {
+  test('fails with NeptuneGraphExport.TaskFailed naming the task and the reason when the export FAILED, and publishes nothing', async () => {
     const machine = await nightly();
     machine.emulator.startDefaults = { initializingSeconds: 60, exportingSeconds: 1800, outcome: 'FAILED', statusReason: 'The export role cannot write to the bucket' };
 
