@@ -260,6 +260,14 @@ export const CATALOGUE: CatalogueEntry[] = [
       return [synthesized(stack)];
     },
   },
+  {
+    name: 'example app: cdk-pipelines (the pipeline and its stage\'s stack)',
+    templates: async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { stack } = require('../../examples/cdk-pipelines/app') as typeof import('../../examples/cdk-pipelines/app');
+      return [synthesized(stack), synthesized(stack.stage.exportStack)];
+    },
+  },
   // The integration test app, synthesized afresh (its snapshot may lag behind the code).
   { name: 'integration test app: test/integ.export-waiter.ts', templates: synthesizeIntegApp },
 ];
