@@ -115,12 +115,14 @@ export class UserStateMachine {
       return runStates(runInput, runOptions, cleanup);
     };
     const clock = this.clock;
-    const handlers = Object.fromEntries(this.statesOfType('Task').map((name) => [name, observer.task(name, this.handlerFor(name)!)]));
+    const handlers = Object.fromEntries(this.statesOfType('Task').map((state) => [state, observer.task(state, this.handlerFor(state)!)]));
+    const retrying = Object.entries(this.definition.States).filter(([, state]) => Array.isArray(state.Retry)).map(([state]) => state);
     const execution = interpreter.run(input, {
       overrides: {
         taskResourceLocalHandlers: handlers,
-        waitTimeOverrides: Object.fromEntries(this.statesOfType('Wait').map((name) => [name, 1])),
-        retryIntervalOverrides: Object.fromEntries(Object.entries(this.definition.States).filter(([, s]) => Array.isArray(s.Retry)).map(([n]) => [n, 1])),
+        // Real pauses of 1 ms let the event consumer move the virtual clock first.
+        waitTimeOverrides: Object.fromEntries(this.statesOfType('Wait').map((state) => [state, 1])),
+        retryIntervalOverrides: Object.fromEntries(retrying.map((state) => [state, 1])),
       },
       // aws-local-stepfunctions does not provide $$.State.EnteredTime; read the virtual clock.
       context: {

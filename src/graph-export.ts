@@ -5,8 +5,8 @@ import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import { Construct } from 'constructs';
 import { ExportDestination, ExportFilter, ExportFormat, ParquetType } from './export-options';
 import { ExportTaskResult, ExportWaitOptions } from './export-task-result';
-import { checkWaitOptions, waitForExportTask } from './private/export-wait';
 import { filterForService, renderExportRequest } from './private/export-request';
+import { checkWaitOptions, waitForExportTask } from './private/export-wait';
 import { explainExportRoleFindings } from './private/nag-suppressions';
 import { GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from './runtime/constants';
 import {
@@ -111,8 +111,14 @@ export class GraphExport extends ExportTaskResult {
     this.role = props.role ?? this.defaultRole(destination, props.encryptionKey);
 
     const request = renderExportRequest({
-      graphId, roleArn: this.role.roleArn, format, destination: destination.uri, kmsKeyArn: keyArn,
-      parquetType, exportFilter: props.exportFilter, tags: props.tags,
+      graphId,
+      roleArn: this.role.roleArn,
+      format,
+      destination: destination.uri,
+      kmsKeyArn: keyArn,
+      parquetType,
+      exportFilter: props.exportFilter,
+      tags: props.tags,
     });
     const wait = waitForExportTask(this, {
       resourceType: GRAPH_EXPORT_RESOURCE_TYPE,

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { ExportDestination, ExportFormat, ExportTaskWaiter, ParquetType, StartExportOptions, WaitForExportTask, WaitForExportTaskProps } from '../src';
+import { ExportDestination, ExportFormat, ExportTaskErrors, ExportTaskWaiter, ParquetType, StartExportOptions, WaitForExportTask, WaitForExportTaskProps } from '../src';
 import { MAX_FRAGMENT_ROUNDS } from '../src/private/wait-budget';
 
 type Json = Record<string, any>;
@@ -105,6 +105,17 @@ describe('states', () => {
       'ParquetType': 'COLUMNAR',
       'Tags': { team: 'graph' },
     });
+  });
+
+  test('can be caught as a single Parallel state by the documented error names', () => {
+    const stack = newStack();
+    const wait = new WaitForExportTask(stack, 'Export', byTaskId());
+    const caught = wait.toSingleState({ stateId: 'ExportOrReport' }).addCatch(new sfn.Pass(stack, 'ReportFailure'), { errors: [ExportTaskErrors.TASK_FAILED] });
+    new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(caught) });
+    const state = definitionOf(Template.fromStack(stack)).States.ExportOrReport;
+    expect(state.Type).toBe('Parallel');
+    expect(state.Catch).toEqual([{ ErrorEquals: ['NeptuneGraphExport.TaskFailed'], Next: 'ReportFailure' }]);
+    expect(state.Branches[0].StartAt).toBe('Export: Prepare');
   });
 
   test('two fragments in one state machine do not collide', () => {

@@ -33,8 +33,16 @@ export function lowestMinPollSeconds(timeoutSeconds: number): number {
 
 /** Fields a task lacks when the service omits them read as null in the fragment's output. */
 const TASK_DEFAULTS = {
-  TaskId: null, GraphId: null, Status: null, Format: null, ParquetType: null, Destination: null,
-  KmsKeyIdentifier: null, RoleArn: null, StatusReason: null, ExportTaskDetails: {},
+  TaskId: null,
+  GraphId: null,
+  Status: null,
+  Format: null,
+  ParquetType: null,
+  Destination: null,
+  KmsKeyIdentifier: null,
+  RoleArn: null,
+  StatusReason: null,
+  ExportTaskDetails: {},
 };
 const DETAILS_DEFAULTS = { StartTime: null, TimeElapsedSeconds: null, ProgressPercentage: null, NumVerticesWritten: null, NumEdgesWritten: null };
 

@@ -5,10 +5,10 @@
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { NightlyExportStack } from '../../examples/nightly-export/stack';
 import { MAX_HISTORY_EVENTS } from '../../harness/execution-observer';
 import { ProgressModel, TaskScript } from '../../harness/neptune-emulator';
 import { UserExecution, UserStateMachine } from '../../harness/user-state-machine';
-import { NightlyExportStack } from '../../examples/nightly-export/stack';
 import { ExportTaskErrors, WaitForExportTask } from '../../src';
 import { FRAGMENT_HISTORY_EVENTS, MAX_FRAGMENT_ROUNDS, WORST_EVENTS_PER_ROUND } from '../../src/private/wait-budget';
 

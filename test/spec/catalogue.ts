@@ -210,8 +210,12 @@ export const CATALOGUE: CatalogueEntry[] = [
       const bucket = new s3.Bucket(s, 'Exports', { enforceSSL: true });
       const first = new WaitForExportTask(s, 'First', {
         startExport: {
-          graphId: GRAPH_ID, role, encryptionKey: key, destination: ExportDestination.fromBucket(bucket, 'a/'),
-          parquetType: ParquetType.COLUMNAR, tags: { team: 'graph-analytics' },
+          graphId: GRAPH_ID,
+          role,
+          encryptionKey: key,
+          destination: ExportDestination.fromBucket(bucket, 'a/'),
+          parquetType: ParquetType.COLUMNAR,
+          tags: { team: 'graph-analytics' },
           exportFilter: { vertexFilter: { Person: { properties: { name: { outputType: ExportOutputType.STRING } } } } },
         },
         resultPath: '$.first',
@@ -219,7 +223,10 @@ export const CATALOGUE: CatalogueEntry[] = [
       });
       const second = new WaitForExportTask(s, 'Second', {
         startExport: {
-          graphId: sfn.JsonPath.stringAt('$.graphId'), role, encryptionKey: key, format: ExportFormat.CSV,
+          graphId: sfn.JsonPath.stringAt('$.graphId'),
+          role,
+          encryptionKey: key,
+          format: ExportFormat.CSV,
           destination: ExportDestination.fromS3Uri(sfn.JsonPath.format('s3://my-exports/{}/', sfn.JsonPath.executionName)),
         },
         resultPath: '$.second',
