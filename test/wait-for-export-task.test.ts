@@ -115,7 +115,7 @@ describe('states', () => {
     const state = definitionOf(Template.fromStack(stack)).States.ExportOrReport;
     expect(state.Type).toBe('Parallel');
     expect(state.Catch).toEqual([{ ErrorEquals: ['NeptuneGraphExport.TaskFailed'], Next: 'ReportFailure' }]);
-    expect(state.Branches[0].StartAt).toBe('Export: Prepare');
+    expect(state.Branches[0].StartAt).toBe('ExportOrReport: Export: Prepare');
   });
 
   test('two fragments in one state machine do not collide', () => {
