@@ -101,10 +101,18 @@ export interface WaitForExportTaskProps {
  * add the IAM statements they need to the state machine's role.
  *
  * @example
+ * import { Duration, Stack } from 'aws-cdk-lib';
+ * import * as iam from 'aws-cdk-lib/aws-iam';
+ * import * as kms from 'aws-cdk-lib/aws-kms';
+ * import * as s3 from 'aws-cdk-lib/aws-s3';
+ * import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+ * import { ExportDestination, WaitForExportTask } from 'cdk-neptune-graph-export';
+ *
+ * declare const stack: Stack;
  * declare const exportRole: iam.IRole;
  * declare const bucket: s3.IBucket;
  * declare const key: kms.IKey;
- * const exportGraph = new WaitForExportTask(this, 'ExportGraph', {
+ * const exportGraph = new WaitForExportTask(stack, 'ExportGraph', {
  *   startExport: {
  *     graphId: 'g-0123456789',
  *     role: exportRole,
@@ -113,8 +121,8 @@ export interface WaitForExportTaskProps {
  *   },
  *   timeout: Duration.hours(2),
  * });
- * new sfn.StateMachine(this, 'NightlyExport', {
- *   definitionBody: sfn.DefinitionBody.fromChainable(exportGraph.next(new sfn.Succeed(this, 'Done'))),
+ * new sfn.StateMachine(stack, 'NightlyExport', {
+ *   definitionBody: sfn.DefinitionBody.fromChainable(exportGraph.next(new sfn.Succeed(stack, 'Done'))),
  * });
  */
 export class WaitForExportTask extends sfn.StateMachineFragment {
