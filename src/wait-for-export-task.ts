@@ -188,7 +188,10 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
       timeout < Limits.MIN_TIMEOUT ? `timeout must be at least ${Limits.MIN_TIMEOUT} seconds, got ${timeout}` : undefined,
       checkPollInterval('minPollInterval', minPoll),
       checkPollInterval('maxPollInterval', maxPoll),
-      checkPollRange('minPollInterval', minPoll, 'maxPollInterval', maxPoll),
+      props.minPollInterval === undefined && minPoll > maxPoll
+        ? `timeout (${timeout} s) needs at least ${minPoll} s between polls to stay within ${MAX_FRAGMENT_ROUNDS} polls, more than `
+          + `maxPollInterval (${maxPoll} s): raise maxPollInterval or lower timeout`
+        : checkPollRange('minPollInterval', minPoll, 'maxPollInterval', maxPoll),
       minPoll < lowest
         ? `minPollInterval (${minPoll} s) must be at least ${lowest} s with a timeout of ${timeout} s: the fragment polls at most `
           + `${MAX_FRAGMENT_ROUNDS} times, to keep within its share of the execution's 25,000 history events; raise minPollInterval or lower timeout`

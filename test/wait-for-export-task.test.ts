@@ -195,6 +195,11 @@ describe('validation', () => {
       .toThrow(new RegExp(`minPollInterval \\(30 s\\) must be at least 117 s with a timeout of 43200 s: the fragment polls at most ${MAX_FRAGMENT_ROUNDS} times.*raise minPollInterval or lower timeout`));
   });
 
+  test('fails when a timeout needs fewer polls than maxPollInterval allows, naming both options', () => {
+    expect(fails(() => ({ ...byTaskId(), timeout: Duration.days(5) })))
+      .toThrow(/timeout \(432000 s\) needs at least 1162 s between polls to stay within 373 polls, more than maxPollInterval \(900 s\): raise maxPollInterval or lower timeout/);
+  });
+
   test('fails when minPollInterval exceeds maxPollInterval', () => {
     expect(fails(() => ({ ...byTaskId(), minPollInterval: Duration.minutes(5), maxPollInterval: Duration.minutes(1) })))
       .toThrow(/minPollInterval \(300 s\) must not exceed maxPollInterval \(60 s\)/);

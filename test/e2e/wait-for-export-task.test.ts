@@ -7,10 +7,11 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NightlyExportStack } from '../../examples/nightly-export/stack';
 import { MAX_HISTORY_EVENTS } from '../../harness/execution-observer';
-import { ProgressModel, TaskScript } from '../../harness/neptune-emulator';
+import { ProgressModel, progressModels, TaskScript } from '../../harness/neptune-emulator';
 import { UserExecution, UserStateMachine } from '../../harness/user-state-machine';
 import { ExportTaskErrors, WaitForExportTask } from '../../src';
 import { FRAGMENT_HISTORY_EVENTS, MAX_FRAGMENT_ROUNDS, WORST_EVENTS_PER_ROUND } from '../../src/private/wait-budget';
+import { forEachSeed } from '../lambda/seeded';
 
 const GRAPH_ID = 'g-0123456789';
 const TASK_ID = 't-0123456789';
@@ -179,4 +180,47 @@ describe('waiting for a task id from the state', () => {
     expect(execution.historyEvents).toBeLessThanOrEqual(FRAGMENT_HISTORY_EVENTS);
     report(`5 h at 99 %: ${rounds(execution)} polls, ${execution.historyEvents} history events (${(execution.historyEvents / rounds(execution)).toFixed(1)} per poll)`);
   }, 120_000);
+});
+
+describe('seeded generated exports', () => {
+  const TIMEOUTS = [20 * 60, 3600, 3 * 3600, 6 * 3600];
+  const OUTCOMES = ['SUCCEEDED', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'DELETED'] as const;
+  const MODELS = Object.keys(progressModels) as Array<keyof typeof progressModels>;
+
+  test('every generated export ends as its task did (or times out when it outlasts the wait), within the history budget', async () => {
+    const runs = await forEachSeed('generated exports', 8, 7000, async (random) => {
+      const timeout = random.pick(TIMEOUTS);
+      const script: TaskScript = {
+        taskId: TASK_ID,
+        initializingSeconds: 30 + random.int(300),
+        exportingSeconds: Math.round(timeout * (0.05 + random.next() * 2)),
+        progress: progressModels[random.pick(MODELS)],
+        outcome: random.pick(OUTCOMES),
+        vertices: random.int(10_000),
+        edges: random.int(10_000),
+      };
+      const throttled = random.next() * 0.4;
+      const machine = await waitingFor({ timeout: Duration.seconds(timeout) });
+      machine.emulator.addTask(script);
+      const start = machine.clock.now();
+      machine.emulator.fault({ operation: 'GetExportTask', kind: 'throttle', probability: throttled, between: [start, start + 3 * timeout] });
+
+      const execution = await machine.run({ taskId: TASK_ID });
+
+      const end = script.initializingSeconds! + script.exportingSeconds!;
+      const described = { timeout, end, outcome: script.outcome, throttled, status: execution.status, error: execution.error, cause: execution.cause };
+      const endedAsTask = script.outcome === 'SUCCEEDED'
+        ? execution.status === 'SUCCEEDED' && (execution.output!.exportTask as Record<string, unknown>).numVerticesWritten === script.vertices
+        : execution.error === ExportTaskErrors.TASK_FAILED && (execution.cause ?? '').includes(`ended ${script.outcome}`);
+      const timedOut = execution.error === ExportTaskErrors.TIMED_OUT;
+      if (end <= 0.8 * timeout) expect({ ...described, endedAsTask }).toMatchObject({ endedAsTask: true });
+      else if (end >= 2 * timeout) expect({ ...described, timedOut }).toMatchObject({ timedOut: true });
+      else expect({ ...described, either: endedAsTask || timedOut }).toMatchObject({ either: true });
+      expect(execution.historyEvents).toBeLessThanOrEqual(FRAGMENT_HISTORY_EVENTS);
+      expect(rounds(execution)).toBeLessThanOrEqual(MAX_FRAGMENT_ROUNDS);
+      await machine.stop();
+      running.splice(running.indexOf(machine), 1);
+    });
+    expect(runs).toBeGreaterThan(0);
+  }, 300_000);
 });
