@@ -208,7 +208,9 @@ describe('seeded generated exports', () => {
       const execution = await machine.run({ taskId: TASK_ID });
 
       const end = script.initializingSeconds! + script.exportingSeconds!;
-      const described = { timeout, end, outcome: script.outcome, throttled, status: execution.status, error: execution.error, cause: execution.cause };
+      const described = {
+        timeout, end, outcome: script.outcome, throttled, status: execution.status, error: execution.error, cause: execution.cause,
+      };
       const endedAsTask = script.outcome === 'SUCCEEDED'
         ? execution.status === 'SUCCEEDED' && (execution.output!.exportTask as Record<string, unknown>).numVerticesWritten === script.vertices
         : execution.error === ExportTaskErrors.TASK_FAILED && (execution.cause ?? '').includes(`ended ${script.outcome}`);
