@@ -11,6 +11,7 @@
  * release that leaves it unchanged keeps the previous export and its attributes.
  */
 import { CfnOutput, Duration, Stack, StackProps, Stage, StageProps, Token } from 'aws-cdk-lib';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as pipelines from 'aws-cdk-lib/pipelines';
@@ -71,6 +72,7 @@ export class ReleasePipelineStack extends Stack {
   constructor(scope: Construct, id: string, props: ReleasePipelineStackProps) {
     super(scope, id, props);
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
+      pipelineType: codepipeline.PipelineType.V2,
       synth: new pipelines.ShellStep('Synth', {
         input: pipelines.CodePipelineSource.connection(props.repository, 'main', { connectionArn: props.connectionArn }),
         commands: ['npm ci', 'npx cdk synth'],
