@@ -858,10 +858,10 @@ export class LocalDeployment {
 
 /** Members whose keys are data (labels, property names, tag keys), not field names. */
 const MAP_MEMBERS = new Set(['vertexFilter', 'edgeFilter', 'properties', 'tags', 'VertexFilter', 'EdgeFilter', 'Properties', 'Tags']);
-const lowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
-const upperFirst = (key: string) => key.charAt(0).toUpperCase() + key.slice(1);
+export const lowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
+export const upperFirst = (key: string) => key.charAt(0).toUpperCase() + key.slice(1);
 
-function changeKeys(
+export function changeKeys(
   value: unknown, rename: (key: string) => string, isMap = false, timestamps: LocalDeploymentOptions['sdkTimestamps'] = 'isoString',
 ): unknown {
   if (value instanceof Date) {
@@ -874,14 +874,14 @@ function changeKeys(
   );
 }
 
-function namedError(name: string, message: string): Error {
+export function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
   return error;
 }
 
 /** How Step Functions reports an SDK integration failure. */
-function asStepFunctionsError(error: unknown): Error {
+export function asStepFunctionsError(error: unknown): Error {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
   if (e.name === 'TimeoutError') return namedError('States.Timeout', 'The GetExportTask call timed out');
   const status = e.$metadata?.httpStatusCode;
@@ -895,7 +895,7 @@ function asStepFunctionsError(error: unknown): Error {
   );
 }
 
-function readPath(input: unknown, jsonPath: string): unknown {
+export function readPath(input: unknown, jsonPath: string): unknown {
   if (!jsonPath.startsWith('$.')) throw new Error(`Unsupported path ${jsonPath}`);
   return jsonPath.slice(2).split('.').reduce<unknown>((node, key) => (node as Json | undefined)?.[key], input);
 }

@@ -3,14 +3,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ExportDestination } from './export-destination';
-import { ExportFilter, ExportFilterElement } from './export-filter';
+import { ExportFilter } from './export-filter';
 import { ExportFormat, ParquetType } from './export-format';
 import { ExportWaitOptions } from './export-task-result';
 import { ExportTaskResultBase } from './private/export-task-result-base';
+import { filterForService, renderExportRequest } from './private/export-request';
 import { checkWaitOptions, waitForExportTask } from './private/export-wait';
 import { ExportedFiles } from './private/exported-files';
 import { explainExportRoleFindings } from './private/nag-suppressions';
-import { ExportFields, GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from './runtime/constants';
+import { GRAPH_EXPORT_RESOURCE_TYPE, ResourceProperties } from './runtime/constants';
 import {
   checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkRoleArn, checkTags, show,
 } from './runtime/validation';
@@ -136,16 +137,16 @@ function startExport(self: Construct, props: GraphExportProps) {
   ]);
 
   const role = props.role ?? defaultRole(self, destination, props.encryptionKey);
-  const request: Record<string, unknown> = {
-    [ExportFields.GRAPH_IDENTIFIER]: graphId,
-    [ExportFields.ROLE_ARN]: role.roleArn,
-    [ExportFields.FORMAT]: format,
-    [ExportFields.DESTINATION]: destination.uri,
-    [ExportFields.KMS_KEY_IDENTIFIER]: keyArn,
-    ...(parquetType ? { [ExportFields.PARQUET_TYPE]: parquetType } : {}),
-    ...(props.exportFilter ? { [ExportFields.EXPORT_FILTER]: filterForService(props.exportFilter) } : {}),
-    ...(props.tags && Object.keys(props.tags).length > 0 ? { [ExportFields.TAGS]: props.tags } : {}),
-  };
+  const request = renderExportRequest({
+    graphId,
+    roleArn: role.roleArn,
+    format,
+    destination: destination.uri,
+    kmsKeyArn: keyArn,
+    parquetType,
+    exportFilter: props.exportFilter,
+    tags: props.tags,
+  });
   const wait = waitForExportTask(self, {
     resourceType: GRAPH_EXPORT_RESOURCE_TYPE,
     properties: {
@@ -188,22 +189,4 @@ function defaultRole(self: Construct, destination: ExportDestination, key: kms.I
   destination.bucket?.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
   explainExportRoleFindings(role, destination.bucketName, destination.bucket, prefix);
   return role;
-}
-
-/** The filter in the shape (and PascalCase) the Step Functions integration sends to StartExportTask. */
-function filterForService(filter: ExportFilter): Record<string, unknown> {
-  const labels = (byLabel: { [label: string]: ExportFilterElement }) =>
-    Object.fromEntries(Object.entries(byLabel).map(([label, element]) => [label, {
-      ...(element.properties ? {
-        Properties: Object.fromEntries(Object.entries(element.properties).map(([name, attributes]) => [name, {
-          ...(attributes.outputType ? { OutputType: attributes.outputType.value } : {}),
-          ...(attributes.sourcePropertyName ? { SourcePropertyName: attributes.sourcePropertyName } : {}),
-          ...(attributes.multiValueHandling ? { MultiValueHandling: attributes.multiValueHandling.value } : {}),
-        }])),
-      } : {}),
-    }]));
-  return {
-    ...(filter.vertexFilter ? { VertexFilter: labels(filter.vertexFilter) } : {}),
-    ...(filter.edgeFilter ? { EdgeFilter: labels(filter.edgeFilter) } : {}),
-  };
 }

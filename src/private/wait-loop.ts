@@ -1,10 +1,9 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ANSWER_MARKER, ANSWER_NOT_DELIVERED, Outcome, ROUNDS_PER_EXECUTION } from '../runtime/constants';
-import { ELAPSED_RANGES, LOOP_STATE_FIELDS } from '../runtime/polling-policy';
+import { at, Expression, Intrinsic } from './intrinsics';
+import { ELAPSED_RANGES } from '../runtime/polling-policy';
 
 /** Names of the loop's states (the local harness and the tests read executions by them). */
 export const WaitLoopStates = {
@@ -26,6 +25,7 @@ export const WaitLoopStates = {
   CAP_WHILE_STALLED: 'CapWhileStalled',
   WAIT_FOR_NEXT_POLL: 'WaitForNextPoll',
   WAIT_UNTIL_DEADLINE: 'WaitUntilDeadline',
+  SPEND_REMAINING_TIME: 'SpendRemainingTime',
   PREPARE_CONTINUATION: 'PrepareContinuation',
   CONTINUE_IN_NEW_EXECUTION: 'ContinueInNewExecution',
   CONTINUED: 'Continued',
@@ -49,53 +49,16 @@ export const TRANSIENT_ERRORS = [
   'NeptuneGraph.InternalServerException',
   'States.Timeout',
 ];
-/** GetExportTask errors that no amount of waiting fixes: answer at once. */
+/** GetExportTask errors that no amount of waiting fixes: the wait ends at once. */
 export const PERMANENT_ERRORS = [
   'NeptuneGraph.ResourceNotFoundException',
   'NeptuneGraph.ValidationException',
   'NeptuneGraph.AccessDeniedException',
 ];
-/**
- * Failures of the invoke that answers: Lambda throttling and service errors, and an invocation that
- * timed out or crashed. All are worth repeating: the handler answers idempotently (the same body to
- * the same URL), and giving up means CloudFormation waits out its timeout.
- */
-export const ANSWER_INVOKE_ERRORS = [
-  'Lambda.TooManyRequestsException',
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.ClientExecutionTimeoutException',
-  'Lambda.Unknown',
-  'Sandbox.Timedout',
-];
-/**
- * Failures of the continuation's StartExecution worth repeating: throttling (a common error of every
- * AWS API, named with the integration's StepFunctions prefix) and no reply in time. A repeat with the
- * same name and input finds the execution if the first attempt started it.
- */
-const START_EXECUTION_RETRYABLE = ['StepFunctions.ThrottlingException', 'States.Timeout'];
 
 const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'DELETED'];
 
-/** The handler already retried the PUT a few times; the loop tries again over about a minute. */
-const RETRY_UNDELIVERED: sfn.RetryProps = {
-  errors: [ANSWER_NOT_DELIVERED],
-  interval: Duration.seconds(5),
-  backoffRate: 2,
-  maxAttempts: 4,
-  jitterStrategy: sfn.JitterType.FULL,
-};
-/** About eight minutes of attempts: long enough for a throttled account, short of CloudFormation's patience. */
-const RETRY_INVOKE: sfn.RetryProps = {
-  errors: ANSWER_INVOKE_ERRORS,
-  interval: Duration.seconds(2),
-  backoffRate: 2,
-  maxDelay: Duration.seconds(60),
-  maxAttempts: 12,
-  jitterStrategy: sfn.JitterType.FULL,
-};
-const RETRY_THROTTLED_CALL: Omit<sfn.RetryProps, 'errors'> = {
+export const RETRY_THROTTLED_CALL: Omit<sfn.RetryProps, 'errors'> = {
   interval: Duration.seconds(2),
   backoffRate: 2,
   maxDelay: Duration.seconds(30),
@@ -103,150 +66,152 @@ const RETRY_THROTTLED_CALL: Omit<sfn.RetryProps, 'errors'> = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-const INPUT = '$$.Execution.Input';
-const POLICY = `${INPUT}.policy`;
-const DETAILS = '$.last.task.ExportTaskDetails';
-const PROGRESS = `${DETAILS}.ProgressPercentage`;
-const ELAPSED = `${DETAILS}.TimeElapsedSeconds`;
+/**
+ * How the loop measures its timeout.
+ * - `deadline` (the custom resource): the handler computes an ISO deadline and the latest start of
+ *   every wait (policy tables `latestStart`...); each counted round notes `$$.State.EnteredTime` in
+ *   `poll.checkedAt`, so the time calls and retries take counts too.
+ * - `budget` (the public fragment): JSONPath has no timestamp arithmetic and the fragment has no
+ *   handler to compute a deadline, so it counts down `poll.remainingSeconds` by each wait it
+ *   makes (tables of negated waits), and waits out what remains when a planned wait would not fit.
+ */
+export type LoopClock = 'deadline' | 'budget';
 
-export interface WaitLoopProps {
-  /** The handler that answers CloudFormation. */
-  readonly answerFunction: lambda.IFunction;
-  /** The ARN of the state machine the loop runs in (it continues in a new execution of itself). */
-  readonly stateMachineArn: string;
+/** Where the loop ends: chainables that read `<statePath>.last.task` and `<statePath>.last.error`. */
+export interface WaitLoopExits {
+  /** The task reached a terminal status (or answered without one). */
+  readonly taskEnded: sfn.IChainable;
+  /** GetExportTask failed with an error no amount of waiting fixes. */
+  readonly callFailed: sfn.IChainable;
+  readonly timedOut: sfn.IChainable;
+  /** `maxRounds` polls were made: the custom resource continues in a new execution, the fragment gives up. */
+  readonly roundsExhausted: sfn.IChainable;
+}
+
+export interface WaitLoopSettings {
+  /** JSONPath of the loop's state: `$` for the custom resource, a field of the user's state for the fragment. */
+  readonly statePath: string;
+  /** JSONPath of the polling policy tables (src/runtime/polling-policy.ts). */
+  readonly policyPath: string;
+  /**
+   * An object expression merged over every GetExportTask result (a ResultSelector sees only the
+   * result and the context object, so it must come from there).
+   * @default - the result as it is
+   */
+  readonly taskOverrides?: Expression;
+  readonly clock: LoopClock;
+  /** Poll rounds after which the loop leaves through `roundsExhausted` (the history-event bound). */
+  readonly maxRounds: number;
+  /** Every field of the loop's state (a Pass that rewrites the state names each). */
+  readonly stateFields: readonly string[];
+  /** Gives every state its name (the fragment's prefix; the custom resource keeps the plain names). */
+  readonly stateName?: (name: string) => string;
 }
 
 /**
- * The Step Functions definition of the wait loop: GetExportTask through the AWS SDK integration
- * (no Lambda per poll), a Choice on the status, a Wait planned from the task's own progress, again;
- * it ends by invoking the handler, which answers CloudFormation.
+ * The wait loop: GetExportTask through the AWS SDK integration (no Lambda per poll), a Choice on the
+ * status, a Wait planned from the task's own progress, again, until the task ends, a call fails for
+ * good, the timeout passes or the round budget is spent. One small method per phase: `startExport`,
+ * `poll`, `checkStatus`, `plan*`, `guard`. What surrounds it (where the state comes from, what an
+ * ending does) belongs to its two users: the custom resource's state machine
+ * (custom-resource-loop.ts) and the public `WaitForExportTask` fragment.
  *
- * State data (every field exists on every path: a JSONPath reference to a missing field raises
- * States.Runtime, which no Catch handles): the LOOP_STATE_FIELDS (`taskId`, `export` until it is
- * started, `longWait`, `cancelOnTimeout`, `announcement`, `deadline`, `generation`, `last` with the
- * latest task and error, `poll` with the policy's bookkeeping), plus `answer` at the end. Every
- * execution starts from `resume` in its input: the handler's initial state, or the state an execution
- * handed over when it continued in a new one (Step Functions fails an execution at 25,000 history
- * events, so the loop continues after ROUNDS_PER_EXECUTION polls).
- *
- * The CloudFormation ResponseURL never enters the execution: the handler keeps it in Parameter Store.
+ * State data, under `statePath` (every field exists on every path: a JSONPath reference to a missing
+ * field raises States.Runtime, which no Catch handles): `taskId`, `last` (the latest task and
+ * error), `poll` (the policy's bookkeeping), plus the user's own `stateFields`.
  */
-export function buildWaitLoop(scope: Construct, props: WaitLoopProps): sfn.IChainable {
-  return new WaitLoopBuilder(scope, props).build();
-}
+export class WaitLoop {
+  private readonly policy: (table: string) => string;
+  private readonly state: (field: string) => string;
 
-class WaitLoopBuilder {
-  private readonly S = WaitLoopStates;
-  private readonly partition: string;
-  private readonly exportTaskArns: string;
-  private notDeliveredState?: sfn.Fail;
-
-  constructor(private readonly scope: Construct, private readonly props: WaitLoopProps) {
-    const stack = Stack.of(scope);
-    this.partition = stack.partition;
-    this.exportTaskArns = `arn:${stack.partition}:neptune-graph:${stack.region}:${stack.account}:export-task/*`;
+  constructor(private readonly scope: Construct, private readonly settings: WaitLoopSettings) {
+    this.policy = (table) => at(settings.policyPath, table);
+    this.state = (field) => at(settings.statePath, field);
   }
 
-  public build(): sfn.IChainable {
-    const answer = this.answer();
-    const answerWith = (id: string, outcome: string, fields: Record<string, string>) =>
-      new sfn.Pass(this.scope, id, { parameters: { outcome, ...fields }, resultPath: '$.answer' }).next(answer);
-    const taskEnded = answerWith(this.S.TASK_ENDED, Outcome.TASK_ENDED, { 'task.$': '$.last.task' });
-    const callFailed = answerWith(this.S.CALL_FAILED, Outcome.CALL_FAILED, { 'error.$': '$.last.error' });
-    const startFailed = answerWith(this.S.START_FAILED, Outcome.START_FAILED, { 'error.$': '$.last.error' });
-    const timedOut = this.cancelIfStartedHere(answerWith(this.S.TIMED_OUT, Outcome.TIMED_OUT, {
-      'task.$': '$.last.task',
-      'error.$': '$.last.error',
-    }));
-
-    const getExportTask = this.getExportTask();
-    const planWithoutProgress = this.planWithoutProgress();
-    const planFromProgress = ELAPSED_RANGES.map((_, r) => this.planFromProgress(r));
-    const guardWait = this.guardWait(getExportTask, timedOut);
-    planWithoutProgress.next(guardWait);
-    planFromProgress.forEach((plan) => plan.next(guardWait));
-    getExportTask.addCatch(callFailed, { errors: PERMANENT_ERRORS, resultPath: '$.last.error' });
-    // Errors without a documented name (a failure to reach the service, say) may pass: keep polling,
-    // and name the error in the reason if it still stands at the deadline.
-    getExportTask.addCatch(planWithoutProgress, { errors: [sfn.Errors.ALL], resultPath: '$.last.error' });
-    getExportTask.next(this.checkStatus(taskEnded, planWithoutProgress, planFromProgress));
-
-    const announce = new sfn.Choice(this.scope, this.S.ANNOUNCE)
-      // A continuation has announced already.
-      .when(sfn.Condition.and(
-        sfn.Condition.booleanEquals('$.longWait', true),
-        sfn.Condition.booleanEquals('$.announcement.announced', false),
-      ), this.answerStarted(getExportTask))
-      .otherwise(getExportTask);
-    return this.start().next(
-      new sfn.Choice(this.scope, this.S.EXPORT_TO_START)
-        .when(sfn.Condition.isNotNull('$.export'), this.startExportTask(startFailed, announce))
-        .otherwise(announce),
-    );
-  }
-
-  /** The loop state of this execution: the handler's initial state or the previous execution's. */
-  private start(): sfn.Pass {
-    return new sfn.Pass(this.scope, this.S.START, {
-      comment: 'Take the loop state from the execution input (initial, or handed over by the previous execution).',
-      parameters: { 'state.$': `${INPUT}.resume` },
-      outputPath: '$.state',
-    });
+  /** The name a state of the loop gets. */
+  public name(name: string): string {
+    return this.settings.stateName ? this.settings.stateName(name) : name;
   }
 
   /**
-   * A GraphExport starts its export here rather than in the handler: a redelivered Create finds
-   * the same execution, so it can never start the export twice.
+   * After a StartExportTask state: retries that cannot start a second export, a Catch into
+   * `startFailed`, and the started task id noted in the state (whichever casing the result has).
    */
-  private startExportTask(startFailed: sfn.IChainable, then: sfn.IChainable): sfn.IChainable {
-    const start = new sfn.CustomState(this.scope, this.S.START_EXPORT_TASK, {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${this.partition}:states:::aws-sdk:neptunegraph:startExportTask`,
-        InputPath: '$.export',
-        // The whole result: a path to one field would raise States.Runtime if its casing differed.
-        ResultSelector: { 'result.$': '$' },
-        ResultPath: '$.started',
-        TimeoutSeconds: 30,
-      },
-    });
+  public startExport(start: sfn.TaskStateBase | sfn.CustomState, startFailed: sfn.IChainable, then: sfn.IChainable): sfn.IChainable {
     // Throttling, and a denial while IAM propagates a policy that CloudFormation has just created:
     // neither started an export. After an internal error or a timeout the export may have started.
     start.addRetry({ errors: ['NeptuneGraph.ThrottlingException', 'NeptuneGraph.AccessDeniedException'], ...RETRY_THROTTLED_CALL });
-    start.addCatch(startFailed, { errors: [sfn.Errors.ALL], resultPath: '$.last.error' });
-
+    start.addCatch(startFailed, { errors: [sfn.Errors.ALL], resultPath: this.state('last.error') });
+    const started = this.state('started.result');
     const noted = (id: string, taskIdPath: string) => new sfn.Pass(this.scope, id, {
-      parameters: loopState({ 'taskId.$': taskIdPath, 'export': null }),
+      stateName: this.name(id),
+      parameters: this.rewrite({ 'taskId.$': taskIdPath, 'export': null }),
+      resultPath: this.wholeState(),
     }).next(then);
-    const noTaskId = new sfn.Pass(this.scope, this.S.NO_TASK_ID, {
-      parameters: { 'Error': 'NoTaskIdReturned', 'Cause.$': 'States.JsonToString($.started.result)' },
-      resultPath: '$.last.error',
+    const noTaskId = new sfn.Pass(this.scope, WaitLoopStates.NO_TASK_ID, {
+      stateName: this.name(WaitLoopStates.NO_TASK_ID),
+      parameters: { 'Error': 'NoTaskIdReturned', 'Cause.$': Intrinsic.jsonToString(started) },
+      resultPath: this.state('last.error'),
     }).next(startFailed);
-    return start.next(new sfn.Choice(this.scope, this.S.READ_STARTED_TASK_ID)
-      .when(sfn.Condition.isPresent('$.started.result.TaskId'), noted(this.S.NOTE_STARTED_TASK, '$.started.result.TaskId'))
-      .when(sfn.Condition.isPresent('$.started.result.taskId'), noted(this.S.NOTE_STARTED_TASK_CAMEL_CASE, '$.started.result.taskId'))
+    return start.next(new sfn.Choice(this.scope, WaitLoopStates.READ_STARTED_TASK_ID, { stateName: this.name(WaitLoopStates.READ_STARTED_TASK_ID) })
+      .when(sfn.Condition.isPresent(`${started}.TaskId`), noted(WaitLoopStates.NOTE_STARTED_TASK, `${started}.TaskId`))
+      .when(sfn.Condition.isPresent(`${started}.taskId`), noted(WaitLoopStates.NOTE_STARTED_TASK_CAMEL_CASE, `${started}.taskId`))
       .otherwise(noTaskId));
   }
 
-  private getExportTask(): tasks.CallAwsService {
-    const getExportTask = new tasks.CallAwsService(this.scope, this.S.GET_EXPORT_TASK, {
+  /** Where a StartExportTask state puts its whole result (a path to one field would raise States.Runtime if its casing differed). */
+  public get startedResult(): { resultSelector: Record<string, string>; resultPath: string } {
+    return { resultSelector: { 'result.$': '$' }, resultPath: this.state('started') };
+  }
+
+  /** Builds the polling states; returns the first (GetExportTask), which every round enters. */
+  public pollUntilEnded(exits: WaitLoopExits, iamResources: string[]): tasks.CallAwsService {
+    const getExportTask = this.poll(iamResources);
+    const planWithoutProgress = this.planWithoutProgress();
+    const planFromProgress = ELAPSED_RANGES.map((_, r) => this.planFromProgress(r));
+    const guard = this.guard(getExportTask, exits);
+    planWithoutProgress.next(guard);
+    planFromProgress.forEach((plan) => plan.next(guard));
+    getExportTask.addCatch(exits.callFailed, { errors: PERMANENT_ERRORS, resultPath: this.state('last.error') });
+    // Errors without a documented name (a failure to reach the service, say) may pass: keep polling,
+    // and name the error in the reason if it still stands at the deadline.
+    getExportTask.addCatch(planWithoutProgress, { errors: [sfn.Errors.ALL], resultPath: this.state('last.error') });
+    getExportTask.next(this.checkStatus(exits.taskEnded, planWithoutProgress, planFromProgress));
+    return getExportTask;
+  }
+
+  /** Parameters of a Pass that rewrites the whole loop state, changing only the fields given. */
+  public rewrite(changes: Record<string, unknown>): Record<string, unknown> {
+    const changed = new Set(Object.keys(changes).map((key) => key.replace(/\.\$$/, '')));
+    const kept = this.settings.stateFields.filter((field) => !changed.has(field)).map((field) => [`${field}.$`, this.state(field)]);
+    return { ...Object.fromEntries(kept), ...changes };
+  }
+
+  /** The ResultPath of a Pass that rewrites the loop state (none when the state is the whole input). */
+  public wholeState(): string | undefined {
+    return this.settings.statePath === '$' ? undefined : this.settings.statePath;
+  }
+
+  private poll(iamResources: string[]): tasks.CallAwsService {
+    const getExportTask = new tasks.CallAwsService(this.scope, WaitLoopStates.GET_EXPORT_TASK, {
+      stateName: this.name(WaitLoopStates.GET_EXPORT_TASK),
       service: 'neptunegraph',
       action: 'getExportTask',
       // CallAwsService would derive `neptunegraph:getExportTask`, which IAM does not know.
       iamAction: 'neptune-graph:GetExportTask',
-      // The shared loop serves every waiter in the stack and task ids are only known at deploy
-      // time, so the grant covers export tasks of this account and region.
-      iamResources: [this.exportTaskArns],
-      parameters: { 'TaskIdentifier.$': '$.taskId' },
+      // Task ids are only known at run time: the grant covers export tasks of this account and region.
+      iamResources,
+      parameters: { 'TaskIdentifier.$': this.state('taskId') },
       resultSelector: {
         // The export filter, which can be large, is dropped rather than carried in every poll's state.
         // Fields the service may omit are checked for presence by CheckStatus before anything reads them.
-        'task.$': `States.JsonMerge($, ${POLICY}.taskOverrides, false)`,
+        'task.$': this.settings.taskOverrides ? Intrinsic.jsonMerge('$', this.settings.taskOverrides) : '$',
         'at.$': '$$.State.EnteredTime',
         // A successful call clears the previous error: a timeout reports only an error that lasted.
         'error': {},
       },
-      resultPath: '$.last',
+      resultPath: this.state('last'),
       taskTimeout: sfn.Timeout.duration(Duration.seconds(30)),
     });
     getExportTask.addRetry({ errors: TRANSIENT_ERRORS, ...RETRY_THROTTLED_CALL });
@@ -263,214 +228,176 @@ class WaitLoopBuilder {
    * before it proved present and numeric: a comparison with a missing path raises States.Runtime.
    */
   private checkStatus(taskEnded: sfn.IChainable, planWithoutProgress: sfn.IChainable, planFromProgress: sfn.IChainable[]): sfn.Choice {
-    const status = '$.last.task.Status';
+    const status = this.state('last.task.Status');
+    const progress = this.progress;
+    const elapsed = this.elapsed;
     const usable = (path: string) => sfn.Condition.and(sfn.Condition.isPresent(path), sfn.Condition.isNumeric(path));
-    const choice = new sfn.Choice(this.scope, this.S.CHECK_STATUS)
+    const choice = new sfn.Choice(this.scope, WaitLoopStates.CHECK_STATUS, { stateName: this.name(WaitLoopStates.CHECK_STATUS) })
       // No status at all (or under another casing than documented): report what came back.
       .when(sfn.Condition.not(sfn.Condition.isPresent(status)), taskEnded)
       .when(sfn.Condition.or(...TERMINAL_STATUSES.map((s) => sfn.Condition.stringEquals(status, s))), taskEnded)
-      .when(sfn.Condition.not(usable(PROGRESS)), planWithoutProgress)
-      .when(sfn.Condition.not(usable(ELAPSED)), planWithoutProgress)
+      .when(sfn.Condition.not(usable(progress)), planWithoutProgress)
+      .when(sfn.Condition.not(usable(elapsed)), planWithoutProgress)
       .when(sfn.Condition.or(
-        sfn.Condition.numberLessThan(PROGRESS, 0),
-        sfn.Condition.numberGreaterThan(PROGRESS, 100),
-        sfn.Condition.numberLessThan(ELAPSED, 0),
+        sfn.Condition.numberLessThan(progress, 0),
+        sfn.Condition.numberGreaterThan(progress, 100),
+        sfn.Condition.numberLessThan(elapsed, 0),
       ), planWithoutProgress);
-    ELAPSED_RANGES.forEach(({ below }, r) => choice.when(sfn.Condition.numberLessThan(ELAPSED, below), planFromProgress[r]));
+    ELAPSED_RANGES.forEach(({ below }, r) => choice.when(sfn.Condition.numberLessThan(elapsed, below), planFromProgress[r]));
     return choice.otherwise(planWithoutProgress);
   }
 
+  private get progress(): string {
+    return this.state('last.task.ExportTaskDetails.ProgressPercentage');
+  }
+
+  private get elapsed(): string {
+    return this.state('last.task.ExportTaskDetails.TimeElapsedSeconds');
+  }
+
   private planWithoutProgress(): sfn.Pass {
-    return new sfn.Pass(this.scope, this.S.PLAN_WITHOUT_PROGRESS, {
+    const blindStep = this.state('poll.blindStep');
+    return new sfn.Pass(this.scope, WaitLoopStates.PLAN_WITHOUT_PROGRESS, {
+      stateName: this.name(WaitLoopStates.PLAN_WITHOUT_PROGRESS),
       comment: 'No usable progress (or a transient error): back off towards the fallback interval.',
       parameters: {
-        ...carriedPoll(),
-        'waitSeconds.$': `States.ArrayGetItem(${POLICY}.blindWaitSeconds, $.poll.blindStep)`,
-        'latestStart.$': `States.ArrayGetItem(${POLICY}.blindLatestStart, $.poll.blindStep)`,
-        'blindStep.$': `States.ArrayGetItem(${POLICY}.blindNextStep, $.poll.blindStep)`,
-        'sinceProgressSeconds.$': 'States.MathAdd($.poll.sinceProgressSeconds, $.poll.waitSeconds)',
+        ...this.carriedPoll(),
+        'waitSeconds.$': Intrinsic.arrayGetItem(this.policy('blindWaitSeconds'), blindStep),
+        ...this.plannedWait('blind', blindStep),
+        'blindStep.$': Intrinsic.arrayGetItem(this.policy('blindNextStep'), blindStep),
+        'sinceProgressSeconds.$': Intrinsic.mathAdd(this.state('poll.sinceProgressSeconds'), this.state('poll.waitSeconds')),
       },
-      resultPath: '$.poll',
+      resultPath: this.state('poll'),
     });
   }
 
   private planFromProgress(r: number): sfn.Pass {
     const { divisor, below } = ELAPSED_RANGES[r];
+    const elapsed = this.elapsed;
+    const progress = this.progress;
     const logElapsed = divisor === 1
-      ? `States.ArrayGetItem(${POLICY}.log, ${ELAPSED})`
-      : `States.ArrayGetItem(${POLICY}.log, States.ArrayLength(States.ArrayRange(${divisor}, ${ELAPSED}, ${divisor})))`;
-    const waitIndex = `States.MathAdd(${logElapsed}, States.ArrayGetItem(States.ArrayGetItem(${POLICY}.pace, ${r}), ${PROGRESS}))`;
+      ? Intrinsic.arrayGetItem(this.policy('log'), elapsed)
+      : Intrinsic.arrayGetItem(this.policy('log'), Intrinsic.arrayLength(Intrinsic.arrayRange(divisor, elapsed, divisor)));
+    const tableOffset = (table: string) => Intrinsic.arrayGetItem(Intrinsic.arrayGetItem(this.policy(table), r), progress);
+    const waitIndex = Intrinsic.mathAdd(logElapsed, tableOffset('pace'));
+    const sinceProgress = this.state('poll.sinceProgressSeconds');
     // 1 when progress moved since the last poll, else 0.
-    const progressMoved = `States.MathAdd(States.ArrayLength(States.ArrayUnique(States.Array(${PROGRESS}, $.poll.progress))), -1)`;
-    return new sfn.Pass(this.scope, this.S.planFromProgress(r), {
+    const progressMoved = Intrinsic.mathAdd(Intrinsic.arrayLength(Intrinsic.arrayUnique(Intrinsic.array(progress, this.state('poll.progress')))), -1);
+    const name = WaitLoopStates.planFromProgress(r);
+    return new sfn.Pass(this.scope, name, {
+      stateName: this.name(name),
       comment: `Plan the next poll from progress and elapsed time (elapsed below ${below} s).`,
       parameters: {
-        ...carriedPoll({ except: 'blindStep' }),
+        ...this.carriedPoll({ except: 'blindStep' }),
         // Progress is back: a later lack of it starts the backoff from the beginning.
         'blindStep': 0,
-        'progress.$': PROGRESS,
-        'waitSeconds.$': `States.ArrayGetItem(${POLICY}.waitSeconds, ${waitIndex})`,
-        'latestStart.$': `States.ArrayGetItem(${POLICY}.latestStart, ${waitIndex})`,
-        'stallAfterSeconds.$': `States.ArrayGetItem(${POLICY}.seconds, States.MathAdd(${logElapsed}, States.ArrayGetItem(States.ArrayGetItem(${POLICY}.stall, ${r}), ${PROGRESS})))`,
-        'sinceProgressSeconds.$': `States.ArrayGetItem(States.Array(States.MathAdd($.poll.sinceProgressSeconds, $.poll.waitSeconds), 0), ${progressMoved})`,
+        'progress.$': progress,
+        'waitSeconds.$': Intrinsic.arrayGetItem(this.policy('waitSeconds'), waitIndex),
+        ...this.plannedWait('progress', waitIndex),
+        'stallAfterSeconds.$': Intrinsic.arrayGetItem(this.policy('seconds'), Intrinsic.mathAdd(logElapsed, tableOffset('stall'))),
+        'sinceProgressSeconds.$': Intrinsic.arrayGetItem(
+          Intrinsic.array(Intrinsic.mathAdd(sinceProgress, this.state('poll.waitSeconds')), 0), progressMoved),
       },
-      resultPath: '$.poll',
+      resultPath: this.state('poll'),
     });
   }
 
-  /** Decides what follows a plan: give up, continue in a new execution, cap the wait, or wait. */
-  private guardWait(getExportTask: sfn.IChainable, timedOut: sfn.IChainable): sfn.Choice {
-    const guardWait = new sfn.Choice(this.scope, this.S.GUARD_WAIT);
-    const capWhileStalled = new sfn.Pass(this.scope, this.S.CAP_WHILE_STALLED, {
+  /** Decides what follows a plan: give up, leave after the round budget, cap the wait, or wait. */
+  private guard(getExportTask: sfn.IChainable, exits: WaitLoopExits): sfn.Choice {
+    const poll = (field: string) => this.state(`poll.${field}`);
+    const guard = new sfn.Choice(this.scope, WaitLoopStates.GUARD_WAIT, { stateName: this.name(WaitLoopStates.GUARD_WAIT) });
+    const capWhileStalled = new sfn.Pass(this.scope, WaitLoopStates.CAP_WHILE_STALLED, {
+      stateName: this.name(WaitLoopStates.CAP_WHILE_STALLED),
       comment: 'Progress stopped moving: its estimate cannot be trusted, poll at the fallback interval.',
       parameters: {
-        ...carriedPoll({ keepCheckedAt: true, countRound: false }),
-        'waitSeconds.$': '$.poll.fallbackSeconds',
-        'latestStart.$': `${POLICY}.fallbackLatestStart`,
+        ...this.carriedPoll({ keepClock: true, countRound: false }),
+        'waitSeconds.$': poll('fallbackSeconds'),
+        ...this.plannedWait('fallback'),
         // Once progress has stalled, it stays distrusted; having no progress yet does not count.
-        'stalled.$': `States.ArrayGetItem(${POLICY}.positive, $.poll.progress)`,
+        'stalled.$': Intrinsic.arrayGetItem(this.policy('positive'), poll('progress')),
       },
-      resultPath: '$.poll',
-    }).next(guardWait);
-    const waitForNextPoll = new sfn.Wait(this.scope, this.S.WAIT_FOR_NEXT_POLL, { time: sfn.WaitTime.secondsPath('$.poll.waitSeconds') }).next(getExportTask);
-    const waitUntilDeadline = new sfn.Wait(this.scope, this.S.WAIT_UNTIL_DEADLINE, { time: sfn.WaitTime.timestampPath('$.deadline') }).next(getExportTask);
-    return guardWait
-      .when(sfn.Condition.timestampGreaterThanEqualsJsonPath('$.poll.checkedAt', '$.deadline'), timedOut)
-      .when(sfn.Condition.numberGreaterThanEquals('$.poll.rounds', ROUNDS_PER_EXECUTION), this.continueInNewExecution(timedOut))
+      resultPath: this.state('poll'),
+    }).next(guard);
+    const waitForNextPoll = new sfn.Wait(this.scope, WaitLoopStates.WAIT_FOR_NEXT_POLL, {
+      stateName: this.name(WaitLoopStates.WAIT_FOR_NEXT_POLL),
+      time: sfn.WaitTime.secondsPath(poll('waitSeconds')),
+    }).next(getExportTask);
+    return guard
+      .when(this.deadlinePassed(), exits.timedOut)
+      .when(sfn.Condition.numberGreaterThanEquals(poll('rounds'), this.settings.maxRounds), exits.roundsExhausted)
       .when(
         sfn.Condition.and(
           sfn.Condition.or(
-            sfn.Condition.numberEquals('$.poll.stalled', 1),
-            sfn.Condition.numberGreaterThanJsonPath('$.poll.sinceProgressSeconds', '$.poll.stallAfterSeconds'),
+            sfn.Condition.numberEquals(poll('stalled'), 1),
+            sfn.Condition.numberGreaterThanJsonPath(poll('sinceProgressSeconds'), poll('stallAfterSeconds')),
           ),
-          sfn.Condition.numberGreaterThanJsonPath('$.poll.waitSeconds', '$.poll.fallbackSeconds'),
+          sfn.Condition.numberGreaterThanJsonPath(poll('waitSeconds'), poll('fallbackSeconds')),
         ),
         capWhileStalled,
       )
-      .when(sfn.Condition.timestampGreaterThanEqualsJsonPath('$.poll.checkedAt', '$.poll.latestStart'), waitUntilDeadline)
+      .when(this.waitWouldPassDeadline(), this.waitUntilDeadline(waitForNextPoll, getExportTask))
       .otherwise(waitForNextPoll);
   }
 
-  /**
-   * Hands the loop state to a new execution of this state machine and ends this one, so no execution
-   * nears Step Functions' 25,000-event history limit. The name is fixed per generation and the input
-   * per state, so a repeated StartExecution finds the execution it started instead of a second one.
-   */
-  private continueInNewExecution(timedOut: sfn.IChainable): sfn.IChainable {
-    const prepare = new sfn.Pass(this.scope, this.S.PREPARE_CONTINUATION, {
+  private deadlinePassed(): sfn.Condition {
+    return this.settings.clock === 'deadline'
+      ? sfn.Condition.timestampGreaterThanEqualsJsonPath(this.state('poll.checkedAt'), this.state('deadline'))
+      : sfn.Condition.numberLessThanEquals(this.state('poll.remainingSeconds'), 0);
+  }
+
+  private waitWouldPassDeadline(): sfn.Condition {
+    return this.settings.clock === 'deadline'
+      ? sfn.Condition.timestampGreaterThanEqualsJsonPath(this.state('poll.checkedAt'), this.state('poll.latestStart'))
+      : sfn.Condition.numberLessThanJsonPath(this.state('poll.remainingSeconds'), this.state('poll.waitSeconds'));
+  }
+
+  /** A last wait that ends at the deadline, then one last poll (the guard after it times out). */
+  private waitUntilDeadline(waitForNextPoll: sfn.IChainable, getExportTask: sfn.IChainable): sfn.IChainable {
+    if (this.settings.clock === 'deadline') {
+      return new sfn.Wait(this.scope, WaitLoopStates.WAIT_UNTIL_DEADLINE, {
+        stateName: this.name(WaitLoopStates.WAIT_UNTIL_DEADLINE),
+        time: sfn.WaitTime.timestampPath(this.state('deadline')),
+      }).next(getExportTask);
+    }
+    return new sfn.Pass(this.scope, WaitLoopStates.SPEND_REMAINING_TIME, {
+      stateName: this.name(WaitLoopStates.SPEND_REMAINING_TIME),
+      comment: 'The planned wait would pass the timeout: wait what remains, then poll a last time.',
       parameters: {
-        resume: loopState({
-          'generation.$': 'States.MathAdd($.generation, 1)',
-          'poll.$': `States.JsonMerge($.poll, ${POLICY}.newExecutionPoll, false)`,
-        }),
+        ...this.carriedPoll({ keepClock: true, countRound: false, except: 'remainingSeconds' }),
+        'waitSeconds.$': this.state('poll.remainingSeconds'),
+        'remainingSeconds': 0,
+        'negativeWaitSeconds': 0,
       },
-      resultPath: '$.continuation',
-    });
-    const continueTask = new sfn.CustomState(this.scope, this.S.CONTINUE_IN_NEW_EXECUTION, {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${this.partition}:states:::states:startExecution`,
-        Parameters: {
-          'StateMachineArn': this.props.stateMachineArn,
-          'Name.$': `States.Format('{}-{}', ${INPUT}.executionBase, $.continuation.resume.generation)`,
-          'Input.$': `States.JsonMerge(${INPUT}, $.continuation, false)`,
-        },
-        ResultPath: null,
-        TimeoutSeconds: 60,
-      },
-    });
-    continueTask.addRetry({ errors: START_EXECUTION_RETRYABLE, ...RETRY_THROTTLED_CALL, maxAttempts: 8 });
-    // Nobody else would answer: give up waiting with the state this execution has.
-    continueTask.addCatch(timedOut, { errors: [sfn.Errors.ALL], resultPath: '$.last.error' });
-    return prepare.next(continueTask).next(new sfn.Succeed(this.scope, this.S.CONTINUED));
+      resultPath: this.state('poll'),
+    }).next(waitForNextPoll);
   }
 
-  /** A GraphExport with cancelOnDelete cancels the export it started when the wait times out. */
-  private cancelIfStartedHere(then: sfn.IChainable): sfn.IChainable {
-    // A custom state, not CallAwsService: the loop role is granted CancelExportTask only in stacks
-    // with a GraphExport that asks for cancelling (WaiterInfrastructure.allowCancellingExports).
-    const cancel = new sfn.CustomState(this.scope, this.S.CANCEL_EXPORT_TASK, {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${this.partition}:states:::aws-sdk:neptunegraph:cancelExportTask`,
-        Parameters: { 'TaskIdentifier.$': '$.taskId' },
-        ResultPath: null,
-        TimeoutSeconds: 30,
-      },
-    });
-    cancel.addRetry({ errors: ['NeptuneGraph.ThrottlingException', 'NeptuneGraph.InternalServerException'], ...RETRY_THROTTLED_CALL });
-    // Already ended (Conflict) or gone: nothing to cancel. The answer goes out either way.
-    cancel.addCatch(then, { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
-    return new sfn.Choice(this.scope, this.S.CANCEL_IF_STARTED_HERE)
-      .when(sfn.Condition.booleanEquals('$.cancelOnTimeout', true), cancel.next(then))
-      .otherwise(then);
+  /** The clock's fields of a planned wait: when it must start at the latest, or what it takes from the budget. */
+  private plannedWait(kind: 'progress' | 'blind' | 'fallback', index?: Expression): Record<string, string> {
+    if (this.settings.clock === 'deadline') {
+      const table = { progress: 'latestStart', blind: 'blindLatestStart', fallback: 'fallbackLatestStart' }[kind];
+      return { 'latestStart.$': index === undefined ? this.policy(table) : Intrinsic.arrayGetItem(this.policy(table), index) };
+    }
+    const table = { progress: 'negativeWaitSeconds', blind: 'negativeBlindWaitSeconds', fallback: 'negativeFallbackSeconds' }[kind];
+    return { 'negativeWaitSeconds.$': index === undefined ? this.policy(table) : Intrinsic.arrayGetItem(this.policy(table), index) };
   }
 
-  private answer(): tasks.LambdaInvoke {
-    const answer = this.invokeHandler(this.S.ANSWER, {
-      'answer.$': '$.answer',
-      'taskId.$': '$.taskId',
-      'timeoutSeconds.$': `${INPUT}.timeoutSeconds`,
-      'request.$': `${INPUT}.request`,
-      'announced.$': '$.announcement.announced',
-    }, { resultPath: sfn.JsonPath.DISCARD });
-    answer.next(new sfn.Succeed(this.scope, this.S.DONE));
-    return answer;
+  /** The poll bookkeeping a plan carries over, counting one more poll round (and its wait) unless told otherwise. */
+  private carriedPoll(options: { keepClock?: boolean; countRound?: boolean; except?: string } = {}): Record<string, string> {
+    const keep = (field: string) => (field === options.except ? {} : { [`${field}.$`]: this.state(`poll.${field}`) });
+    const clockField = this.settings.clock === 'deadline' ? 'checkedAt' : 'remainingSeconds';
+    const advancedClock: Record<string, string> = this.settings.clock === 'deadline'
+      ? { 'checkedAt.$': '$$.State.EnteredTime' }
+      : { 'remainingSeconds.$': Intrinsic.mathAdd(this.state('poll.remainingSeconds'), this.state('poll.negativeWaitSeconds')) };
+    return {
+      ...keep('progress'),
+      ...keep('sinceProgressSeconds'),
+      ...keep('stallAfterSeconds'),
+      ...keep('stalled'),
+      ...keep('blindStep'),
+      ...keep('fallbackSeconds'),
+      ...(options.keepClock ? keep(clockField) : advancedClock),
+      ...(options.countRound === false ? keep('rounds') : { 'rounds.$': Intrinsic.mathAdd(this.state('poll.rounds'), 1) }),
+    };
   }
-
-  /** Long-wait mode: the custom resource is answered once the task is known; a WaitCondition waits. */
-  private answerStarted(then: sfn.IChainable): tasks.LambdaInvoke {
-    const answerStarted = this.invokeHandler(this.S.ANSWER_STARTED, {
-      'phase': 'started',
-      'taskId.$': '$.taskId',
-      'request.$': `${INPUT}.request`,
-    }, { resultSelector: { announced: true }, resultPath: '$.announcement' });
-    answerStarted.next(then);
-    return answerStarted;
-  }
-
-  private invokeHandler(id: string, payload: Record<string, unknown>, output: Pick<tasks.LambdaInvokeProps, 'resultPath' | 'resultSelector'>): tasks.LambdaInvoke {
-    const invoke = new tasks.LambdaInvoke(this.scope, id, {
-      lambdaFunction: this.props.answerFunction,
-      payload: sfn.TaskInput.fromObject({ [ANSWER_MARKER]: payload }),
-      // RETRY_INVOKE covers the service exceptions too, with a longer horizon.
-      retryOnServiceExceptions: false,
-      ...output,
-    });
-    invoke.addRetry(RETRY_INVOKE);
-    invoke.addRetry(RETRY_UNDELIVERED);
-    invoke.addCatch(this.notDelivered());
-    return invoke;
-  }
-
-  private notDelivered(): sfn.Fail {
-    this.notDeliveredState ??= new sfn.Fail(this.scope, this.S.ANSWER_NOT_DELIVERED, {
-      comment: 'CloudFormation refused or never received the answer, or the handler could not be invoked; the handler log says why.',
-      error: ANSWER_NOT_DELIVERED,
-      cause: 'The answer could not be delivered to CloudFormation (see the handler log).',
-    });
-    return this.notDeliveredState;
-  }
-}
-
-/** Parameters of a Pass that rewrites the whole loop state, changing only the fields given. */
-function loopState(changes: Record<string, unknown>): Record<string, unknown> {
-  const changed = new Set(Object.keys(changes).map((key) => key.replace(/\.\$$/, '')));
-  const kept = LOOP_STATE_FIELDS.filter((field) => !changed.has(field)).map((field) => [`${field}.$`, `$.${field}`]);
-  return { ...Object.fromEntries(kept), ...changes };
-}
-
-/** The poll bookkeeping a plan carries over, counting one more poll round unless told otherwise. */
-function carriedPoll(options: { keepCheckedAt?: boolean; countRound?: boolean; except?: string } = {}): Record<string, string> {
-  const keep = (field: string) => (field === options.except ? {} : { [`${field}.$`]: `$.poll.${field}` });
-  return {
-    ...keep('progress'),
-    ...keep('sinceProgressSeconds'),
-    ...keep('stallAfterSeconds'),
-    ...keep('stalled'),
-    ...keep('blindStep'),
-    ...keep('fallbackSeconds'),
-    ...(options.keepCheckedAt ? keep('checkedAt') : { 'checkedAt.$': '$$.State.EnteredTime' }),
-    ...(options.countRound === false ? keep('rounds') : { 'rounds.$': 'States.MathAdd($.poll.rounds, 1)' }),
-  };
 }

@@ -5,9 +5,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IDependable } from 'constructs';
+import { buildWaitLoop } from './custom-resource-loop';
 import { ExportWaiterFunction } from './export-waiter-function';
 import { explainCancelExportFindings, explainHandlerFindings, explainHandlerVpcFindings, explainLoopFindings, explainStartExportFindings } from './nag-suppressions';
-import { buildWaitLoop } from './wait-loop';
 import { Env } from '../runtime/constants';
 
 /** Settings of the shared infrastructure (see ExportWaitOptions). */

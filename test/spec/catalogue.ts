@@ -14,9 +14,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { CfnTemplate } from './template';
 import {
   ExportDestination, ExportFormat, ExportOutputType, ExportTaskWaiter, GraphExport, GraphExportProps, MultiValueHandling, ParquetType,
+  WaitForExportTask,
 } from '../../src';
 
 export interface SynthesizedStack {
@@ -211,6 +213,46 @@ export const CATALOGUE: CatalogueEntry[] = [
       new cloudwatch.Alarm(s, 'WaitTimedOut', { metric: waiter.metricWaitsTimedOut(), threshold: 1, evaluationPeriods: 1 });
     }),
   },
+  // WaitForExportTask, in a state machine of the user's
+  {
+    name: 'WaitForExportTask: a task id from the state, defaults',
+    templates: synth((s) => {
+      const wait = new WaitForExportTask(s, 'Wait', { taskId: sfn.JsonPath.stringAt('$.taskId') });
+      new sfn.StateMachine(s, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(wait) });
+    }),
+  },
+  {
+    name: 'WaitForExportTask: starts every request field (filter, tags), a graph from the state, two fragments in one machine',
+    templates: synth((s) => {
+      const role = new iam.Role(s, 'ExportRole', { assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com') });
+      const key = new kms.Key(s, 'ExportKey', { enableKeyRotation: true });
+      const bucket = new s3.Bucket(s, 'Exports', { enforceSSL: true });
+      const first = new WaitForExportTask(s, 'First', {
+        startExport: {
+          graphId: GRAPH_ID,
+          role,
+          encryptionKey: key,
+          destination: ExportDestination.fromBucket(bucket, 'a/'),
+          parquetType: ParquetType.COLUMNAR,
+          tags: { team: 'graph-analytics' },
+          exportFilter: { vertexFilter: { Person: { properties: { name: { outputType: ExportOutputType.STRING } } } } },
+        },
+        resultPath: '$.first',
+        timeout: Duration.hours(2),
+      });
+      const second = new WaitForExportTask(s, 'Second', {
+        startExport: {
+          graphId: sfn.JsonPath.stringAt('$.graphId'),
+          role,
+          encryptionKey: key,
+          format: ExportFormat.CSV,
+          destination: ExportDestination.fromS3Uri(sfn.JsonPath.format('s3://my-exports/{}/', sfn.JsonPath.executionName)),
+        },
+        resultPath: '$.second',
+      });
+      new sfn.StateMachine(s, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(first.next(second)) });
+    }),
+  },
   // The example apps, as examples.test.ts imports them (each app module synthesizes itself once loaded).
   {
     name: 'example app: export-pipeline',
@@ -234,6 +276,24 @@ export const CATALOGUE: CatalogueEntry[] = [
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { stack } = require('../../examples/aws-custom-resource-export/app') as typeof import('../../examples/aws-custom-resource-export/app');
       return [synthesized(stack)];
+    },
+  },
+  {
+    name: 'example app: nightly-export',
+    templates: async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { stack } = require('../../examples/nightly-export/app') as typeof import('../../examples/nightly-export/app');
+      return [synthesized(stack)];
+    },
+  },
+  {
+    // The stage's stack only: the pipeline stack's codestar-connections:UseConnection statement trips
+    // the IAM check's resource-type lookup (iam-data names the type "Connection", the lookup finds none).
+    name: 'example app: cdk-pipelines (the stage\'s stack)',
+    templates: async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { stack } = require('../../examples/cdk-pipelines/app') as typeof import('../../examples/cdk-pipelines/app');
+      return [synthesized(stack.stage.exportStack)];
     },
   },
   // The integration test app, synthesized afresh (its snapshot may lag behind the code).

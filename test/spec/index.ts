@@ -45,6 +45,9 @@ export const LIBRARY_CONDITIONAL_GRANTS: ConditionalGrant[] = [
     sdkAction: 'neptunegraph:startExportTask',
     reachableWith: `a GraphExport (${GRAPH_EXPORT_RESOURCE_TYPE})`,
     reachers: (template) => graphExports(template),
+    // The custom resource's StartExportTask takes the handler's request from the state data; a
+    // WaitForExportTask's carries its request in Parameters and is reached by every execution.
+    appliesTo: (state) => state.Parameters === undefined && state.Arguments === undefined,
   },
   {
     sdkAction: 'neptunegraph:cancelExportTask',

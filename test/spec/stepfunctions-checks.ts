@@ -37,6 +37,8 @@ export interface ConditionalGrant {
   readonly reachableWith: string;
   /** The logical ids of the resources that make the task reachable. */
   readonly reachers: (template: CfnTemplate) => string[];
+  /** Which states of the action the condition covers. @default - every state calling `sdkAction` */
+  readonly appliesTo?: (state: Record<string, unknown>) => boolean;
 }
 
 /**
@@ -215,7 +217,7 @@ export function stepFunctionsFindings(
       mounts.push(...resultMounts(logicalId, entry, integration, findings));
       findings.push(...errorFindings(logicalId, entry, integration));
       if (granted) {
-        const condition = conditionalGrants.find((c) => c.sdkAction === integration.label);
+        const condition = conditionalGrants.find((c) => c.sdkAction === integration.label && (c.appliesTo?.(entry.state) ?? true));
         findings.push(...iamActionFindings(logicalId, entry, integration, granted, template, condition));
       }
     }

@@ -1,0 +1,351 @@
+import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ExportDestination } from './export-destination';
+import { ExportFilter } from './export-filter';
+import { ExportFormat, ParquetType } from './export-format';
+import { ExportTaskErrors } from './export-task-errors';
+import { renderExportRequest, filterForService } from './private/export-request';
+import { at, Intrinsic } from './private/intrinsics';
+import { budgetPolicy, lowestMinPollSeconds, MAX_FRAGMENT_ROUNDS } from './private/wait-budget';
+import { WaitLoop } from './private/wait-loop';
+import { Limits } from './runtime/constants';
+import {
+  checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkPollInterval, checkPollRange,
+  checkRoleArn, checkTags, checkTaskIdentifier, show,
+} from './runtime/validation';
+
+/** The export a `WaitForExportTask` starts: the StartExportTask request, as a `GraphExport` takes it. */
+export interface StartExportOptions {
+  /**
+   * The id of the graph to export (`g-` and 10 lowercase letters or digits), or a JSONPath to it
+   * (`sfn.JsonPath.stringAt('$.graphId')`).
+   */
+  readonly graphId: string;
+  /**
+   * The role Neptune Analytics assumes to write the export (trusted by neptune-graph.amazonaws.com,
+   * allowed to write the destination and use the key). The fragment passes it: `iam:PassRole` is
+   * granted to the state machine's role for this role only, and only to Neptune Analytics.
+   */
+  readonly role: iam.IRole;
+  /** Where to write the export. A URI may be a JSONPath, e.g. `sfn.JsonPath.format('s3://bucket/{}/', ...)`. */
+  readonly destination: ExportDestination;
+  /** The KMS key that encrypts the exported files. */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * The format of the exported files.
+   * @default ExportFormat.PARQUET
+   */
+  readonly format?: ExportFormat;
+  /**
+   * The Parquet layout (Parquet exports only).
+   * @default - the service's default
+   */
+  readonly parquetType?: ParquetType;
+  /**
+   * Which labels and properties to export.
+   * @default - the whole graph
+   */
+  readonly exportFilter?: ExportFilter;
+  /**
+   * Tags of the export task (at most 50).
+   * @default - none
+   */
+  readonly tags?: { [key: string]: string };
+}
+
+export interface WaitForExportTaskProps {
+  /**
+   * The export task to wait for: a JSONPath (`sfn.JsonPath.stringAt('$.taskId')`) or a literal id.
+   * Give this or `startExport`.
+   * @default - the task `startExport` starts
+   */
+  readonly taskId?: string;
+  /**
+   * An export to start, then wait for. Give this or `taskId`.
+   * @default - wait for `taskId`
+   */
+  readonly startExport?: StartExportOptions;
+  /**
+   * Where the fragment writes the task's fields when it succeeded (see the README for the shape).
+   * The fragment also keeps its working state there while it waits.
+   * @default '$.exportTask'
+   */
+  readonly resultPath?: string;
+  /**
+   * How long to wait for the task to end before failing with `ExportTaskErrors.TIMED_OUT`. It counts
+   * the waits between polls; the calls themselves add their own time (under a second each, without retries).
+   * @default Duration.minutes(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * The shortest time between two GetExportTask calls. It must be at least the timeout divided by
+   * the fragment's round budget (see the README, "History events"): that keeps a wait within its
+   * share of the execution's 25,000 history events.
+   * @default - 5 seconds, or the shortest the round budget allows for `timeout` when that is longer
+   */
+  readonly minPollInterval?: Duration;
+  /**
+   * The longest time between two GetExportTask calls, whatever the task's progress suggests.
+   * @default Duration.minutes(15)
+   */
+  readonly maxPollInterval?: Duration;
+}
+
+/**
+ * Waits for a Neptune Analytics export task inside your own state machine, or starts one and waits
+ * for it: the progress-aware wait loop of `ExportTaskWaiter` and `GraphExport` as Step Functions
+ * states, with no Lambda function. On success the task's fields are at `resultPath`; a failure ends
+ * in a Fail state with one of the `ExportTaskErrors` (use `toSingleState()` to Catch them). The tasks
+ * add the IAM statements they need to the state machine's role.
+ *
+ * @example
+ * import { Duration, Stack } from 'aws-cdk-lib';
+ * import * as iam from 'aws-cdk-lib/aws-iam';
+ * import * as kms from 'aws-cdk-lib/aws-kms';
+ * import * as s3 from 'aws-cdk-lib/aws-s3';
+ * import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+ * import { ExportDestination, WaitForExportTask } from 'cdk-neptune-graph-export';
+ *
+ * declare const stack: Stack;
+ * declare const exportRole: iam.IRole;
+ * declare const bucket: s3.IBucket;
+ * declare const key: kms.IKey;
+ * const exportGraph = new WaitForExportTask(stack, 'ExportGraph', {
+ *   startExport: {
+ *     graphId: 'g-0123456789',
+ *     role: exportRole,
+ *     destination: ExportDestination.fromBucket(bucket, 'nightly/'),
+ *     encryptionKey: key,
+ *   },
+ *   timeout: Duration.hours(2),
+ * });
+ * new sfn.StateMachine(stack, 'NightlyExport', {
+ *   definitionBody: sfn.DefinitionBody.fromChainable(exportGraph.next(new sfn.Succeed(stack, 'Done'))),
+ * });
+ */
+export class WaitForExportTask extends sfn.StateMachineFragment {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
+  private readonly statePath: string;
+  private readonly loop: WaitLoop;
+
+  constructor(scope: Construct, id: string, props: WaitForExportTaskProps) {
+    super(scope, id);
+    const { timeout, minPoll, maxPoll } = this.checkProps(props);
+    this.statePath = props.resultPath ?? '$.exportTask';
+    this.loop = new WaitLoop(this, {
+      statePath: this.statePath,
+      policyPath: this.field('policy'),
+      // The task's export filter stays in the state while the fragment polls: a ResultSelector sees
+      // only the result and the context object (the user's execution input), so there is nothing to
+      // merge over it. The filter is at most 64 KiB (checked above), well inside the 256 KiB of state.
+      clock: 'budget',
+      maxRounds: MAX_FRAGMENT_ROUNDS,
+      stateFields: ['taskId', 'policy', 'last', 'poll'],
+      stateName: (name) => `${id}: ${name}`,
+    });
+    const stack = Stack.of(this);
+    const exportTasks = stack.formatArn({ service: 'neptune-graph', resource: 'export-task', resourceName: '*' });
+    const output = this.output();
+    const getExportTask = this.loop.pollUntilEnded({
+      taskEnded: this.taskEnded(output),
+      callFailed: this.fail('ReadFailed', ExportTaskErrors.READ_FAILED,
+        Intrinsic.format('GetExportTask of {} failed: {}', this.field('taskId'), Intrinsic.jsonToString(this.field('last.error')))),
+      timedOut: this.timedOut('TimedOut', 'did not end within the timeout'),
+      roundsExhausted: this.timedOut('RoundBudgetSpent', `did not end within ${MAX_FRAGMENT_ROUNDS} polls (the history-event budget)`),
+    }, [exportTasks]);
+    const [prepare, loadPolicy] = this.prepare(props.taskId, timeout, minPoll, maxPoll);
+    this.startState = prepare;
+    this.endStates = [output];
+    if (props.startExport) {
+      const startFailed = this.fail('StartFailed', ExportTaskErrors.START_FAILED,
+        Intrinsic.format('StartExportTask failed: {}', Intrinsic.jsonToString(this.field('last.error'))));
+      loadPolicy.next(this.loop.startExport(this.startExportTask(props.startExport, exportTasks), startFailed, getExportTask));
+    } else {
+      loadPolicy.next(getExportTask);
+    }
+  }
+
+  private field(name: string): string {
+    return at(this.statePath, name);
+  }
+
+  private checkProps(props: WaitForExportTaskProps): { timeout: number; minPoll: number; maxPoll: number } {
+    const timeout = (props.timeout ?? Duration.seconds(Limits.DEFAULT_TIMEOUT)).toSeconds();
+    const lowest = lowestMinPollSeconds(timeout);
+    const minPoll = props.minPollInterval?.toSeconds() ?? Math.max(Limits.DEFAULT_MIN_POLL, lowest);
+    const maxPoll = props.maxPollInterval?.toSeconds() ?? Limits.DEFAULT_MAX_POLL;
+    const literal = (value: unknown) => value !== undefined && !Token.isUnresolved(value);
+    const resultPath = props.resultPath;
+    const problems = [
+      props.taskId === undefined && props.startExport === undefined ? 'give taskId or startExport' : undefined,
+      props.taskId !== undefined && props.startExport !== undefined ? `give taskId or startExport, not both (got taskId ${show(props.taskId)})` : undefined,
+      literal(props.taskId) ? checkTaskIdentifier('taskId', props.taskId) : undefined,
+      resultPath !== undefined && !/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(resultPath)
+        ? `resultPath must be a JSONPath to a field such as $.exportTask, got ${show(resultPath)}` : undefined,
+      timeout < Limits.MIN_TIMEOUT ? `timeout must be at least ${Limits.MIN_TIMEOUT} seconds, got ${timeout}` : undefined,
+      checkPollInterval('minPollInterval', minPoll),
+      checkPollInterval('maxPollInterval', maxPoll),
+      props.minPollInterval === undefined && minPoll > maxPoll
+        ? `timeout (${timeout} s) needs at least ${minPoll} s between polls to stay within ${MAX_FRAGMENT_ROUNDS} polls, more than `
+          + `maxPollInterval (${maxPoll} s): raise maxPollInterval or lower timeout`
+        : checkPollRange('minPollInterval', minPoll, 'maxPollInterval', maxPoll),
+      minPoll < lowest
+        ? `minPollInterval (${minPoll} s) must be at least ${lowest} s with a timeout of ${timeout} s: the fragment polls at most `
+          + `${MAX_FRAGMENT_ROUNDS} times, to keep within its share of the execution's 25,000 history events; raise minPollInterval or lower timeout`
+        : undefined,
+      ...(props.startExport ? this.checkStartExport(props.startExport) : []),
+    ].filter((problem): problem is string => problem !== undefined);
+    if (problems.length > 0) throw new Error(`WaitForExportTask ${this.node.path}: ${problems.join('; ')}`);
+    return { timeout, minPoll, maxPoll };
+  }
+
+  private checkStartExport(request: StartExportOptions): Array<string | undefined> {
+    const literal = (value: unknown) => value !== undefined && !Token.isUnresolved(value);
+    const format = (request.format ?? ExportFormat.PARQUET).value;
+    const parquetType = request.parquetType?.value;
+    return [
+      literal(request.graphId) ? checkGraphIdentifier('startExport.graphId', request.graphId) : undefined,
+      literal(request.destination.uri) ? checkDestination('startExport.destination', request.destination.uri) : undefined,
+      literal(request.encryptionKey.keyArn) ? checkKmsKeyArn('startExport.encryptionKey', request.encryptionKey.keyArn) : undefined,
+      literal(request.role.roleArn) ? checkRoleArn('startExport.role', request.role.roleArn) : undefined,
+      literal(format) ? checkFormat('startExport.format', format, 'startExport.parquetType', parquetType) : undefined,
+      request.exportFilter ? checkExportFilter('startExport.exportFilter', filterForService(request.exportFilter)) : undefined,
+      request.tags ? checkTags('startExport.tags', request.tags) : undefined,
+    ];
+  }
+
+  /** The working state: the task id (until started, none), the bookkeeping, then the policy tables. */
+  private prepare(taskId: string | undefined, timeout: number, minPoll: number, maxPoll: number): [sfn.Pass, sfn.Pass] {
+    const policy = budgetPolicy(minPoll, maxPoll);
+    const prepare = new sfn.Pass(this, 'Prepare', {
+      stateName: this.loop.name('Prepare'),
+      comment: `Wait for the export task at most ${timeout} s, polling every ${minPoll} to ${maxPoll} s.`,
+      parameters: {
+        ...(taskId === undefined ? {} : sfn.FieldUtils.renderObject({ taskId })),
+        last: { task: {}, error: {} },
+        poll: {
+          waitSeconds: 0,
+          progress: -1,
+          sinceProgressSeconds: 0,
+          stallAfterSeconds: 0,
+          stalled: 0,
+          blindStep: 0,
+          fallbackSeconds: policy.fallbackSeconds,
+          rounds: 0,
+          remainingSeconds: timeout,
+          negativeWaitSeconds: 0,
+        },
+      },
+      resultPath: this.statePath,
+    });
+    // A Result, not Parameters: CDK drops null values from Parameters, and the output defaults are nulls.
+    const loadPolicy = new sfn.Pass(this, 'LoadPolicy', {
+      stateName: this.loop.name('LoadPolicy'),
+      result: sfn.Result.fromObject(policy),
+      resultPath: this.field('policy'),
+    });
+    prepare.next(loadPolicy);
+    return [prepare, loadPolicy];
+  }
+
+  /** StartExportTask, granted on the graph and this account's export tasks, passing only the export role. */
+  private startExportTask(request: StartExportOptions, exportTasks: string): tasks.CallAwsService {
+    const stack = Stack.of(this);
+    const graphArn = stack.formatArn({
+      service: 'neptune-graph',
+      resource: 'graph',
+      // A graph chosen at run time (a JSONPath) is only known to be one of this account's.
+      resourceName: sfn.JsonPath.isEncodedJsonPath(request.graphId) ? '*' : request.graphId,
+    });
+    const { resultSelector, resultPath } = this.loop.startedResult;
+    return new tasks.CallAwsService(this, 'StartExportTask', {
+      stateName: this.loop.name('StartExportTask'),
+      service: 'neptunegraph',
+      action: 'startExportTask',
+      iamAction: 'neptune-graph:StartExportTask',
+      iamResources: [graphArn, exportTasks],
+      additionalIamStatements: [new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [request.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'neptune-graph.amazonaws.com' } },
+      })],
+      parameters: renderExportRequest({
+        graphId: request.graphId,
+        roleArn: request.role.roleArn,
+        format: (request.format ?? ExportFormat.PARQUET).value,
+        destination: request.destination.uri,
+        kmsKeyArn: request.encryptionKey.keyArn,
+        parquetType: request.parquetType?.value,
+        exportFilter: request.exportFilter,
+        tags: request.tags,
+      }),
+      resultSelector,
+      resultPath,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(30)),
+    });
+  }
+
+  /** Fills the fields the service left out with null, then succeeds or fails on the status. */
+  private taskEnded(output: sfn.IChainable): sfn.IChainable {
+    const ended = this.field('ended');
+    const completeTask = new sfn.Pass(this, 'CompleteTask', {
+      stateName: this.loop.name('CompleteTask'),
+      parameters: { 'task.$': Intrinsic.jsonMerge(this.field('policy.taskDefaults'), this.field('last.task')) },
+      resultPath: ended,
+    });
+    const completeDetails = new sfn.Pass(this, 'CompleteDetails', {
+      stateName: this.loop.name('CompleteDetails'),
+      parameters: { 'value.$': Intrinsic.jsonMerge(this.field('policy.detailsDefaults'), `${ended}.task.ExportTaskDetails`) },
+      resultPath: `${ended}.details`,
+    });
+    const failed = this.fail('TaskFailed', ExportTaskErrors.TASK_FAILED,
+      Intrinsic.format('Export task {} ended {}: {}', this.field('taskId'), `${ended}.task.Status`, `${ended}.task.StatusReason`));
+    return completeTask.next(completeDetails).next(new sfn.Choice(this, 'Succeeded', { stateName: this.loop.name('Succeeded') })
+      .when(sfn.Condition.stringEquals(`${ended}.task.Status`, 'SUCCEEDED'), output)
+      .otherwise(failed));
+  }
+
+  /** The documented output, in place of the working state. */
+  private output(): sfn.Pass {
+    const task = (field: string) => `${this.field('ended.task')}.${field}`;
+    const details = (field: string) => `${this.field('ended.details.value')}.${field}`;
+    return new sfn.Pass(this, 'Output', {
+      stateName: this.loop.name('Output'),
+      parameters: {
+        'exportTaskId.$': this.field('taskId'),
+        'graphId.$': task('GraphId'),
+        'status.$': task('Status'),
+        'statusReason.$': task('StatusReason'),
+        'format.$': task('Format'),
+        'parquetType.$': task('ParquetType'),
+        'destination.$': task('Destination'),
+        'kmsKeyIdentifier.$': task('KmsKeyIdentifier'),
+        'roleArn.$': task('RoleArn'),
+        'startTime.$': details('StartTime'),
+        'timeElapsedSeconds.$': details('TimeElapsedSeconds'),
+        'numVerticesWritten.$': details('NumVerticesWritten'),
+        'numEdgesWritten.$': details('NumEdgesWritten'),
+      },
+      resultPath: this.statePath,
+    });
+  }
+
+  private timedOut(id: string, what: string): sfn.IChainable {
+    return this.fail(id, ExportTaskErrors.TIMED_OUT, Intrinsic.format(`Export task {} ${what}; last read {}, last error {}`,
+      this.field('taskId'), Intrinsic.jsonToString(this.field('last.task')), Intrinsic.jsonToString(this.field('last.error'))));
+  }
+
+  /** A Fail with a cause computed first: a Fail's CausePath may hold an intrinsic on AWS, but not in every interpreter. */
+  private fail(id: string, error: string, cause: string): sfn.IChainable {
+    return new sfn.Pass(this, `Explain${id}`, {
+      stateName: this.loop.name(`Explain${id}`),
+      parameters: { 'cause.$': cause },
+      resultPath: this.field('failure'),
+    }).next(new sfn.Fail(this, id, { stateName: this.loop.name(id), error, causePath: this.field('failure.cause') }));
+  }
+}
