@@ -70,6 +70,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@sinonjs/fake-timers@^15',
     'aws-local-stepfunctions@3.0.0',
     'cdk-nag@^2',
+    // The CDK CLI of the example tasks (`npm run example:<name>`), the version integ-runner brings.
+    'aws-cdk@2.1115.1',
     'esbuild',
   ],
   jestOptions: {
@@ -155,6 +157,11 @@ project.eslint?.addOverride({
     }],
   },
 });
+// No function over ~60 lines in the library or the handler (harness, tests and benchmarks are exempt).
+project.eslint?.addOverride({
+  files: ['src/**/*.ts', 'lambda/**/*.ts'],
+  rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
+});
 // The handler reaches into src/ only for that contract.
 project.eslint?.addOverride({
   files: ['lambda/**/*.ts'],
@@ -219,6 +226,22 @@ const demo = project.addTask('demo', {
 });
 demo.spawn(project.tasks.tryFind('bundle')!);
 demo.exec('ts-node --transpile-only examples/demo.ts', { receiveArgs: true });
+
+// `npm run example:<name>`: one command per example app. Each synthesizes with the CDK CLI (offline:
+// no notices, no version check) into .tmp/; the nightly export then runs its state machine in the
+// local harness on virtual time. (`npm run demo` runs export-pipeline's wait locally.)
+const EXAMPLES: Record<string, string> = {
+  'export-pipeline': 'a GraphExport as a step of a deployment pipeline',
+  'pipeline-task-id': 'an ExportTaskWaiter on a task id passed as a parameter',
+  'aws-custom-resource-export': 'an ExportTaskWaiter on an export started by an AwsCustomResource',
+  'nightly-export': 'WaitForExportTask in a scheduled state machine, then run locally for three nights',
+  'cdk-pipelines': 'a GraphExport inside a CDK Pipelines stage',
+};
+for (const [name, what] of Object.entries(EXAMPLES)) {
+  const example = project.addTask(`example:${name}`, { description: `Synthesize examples/${name}: ${what}` });
+  example.exec(`cdk synth --app "ts-node --transpile-only examples/${name}/app.ts" --output .tmp/cdk.out.${name} --quiet --no-notices --no-version-reporting`);
+  if (name === 'nightly-export') example.exec('ts-node --transpile-only examples/nightly-export/run-locally.ts');
+}
 
 // `npm run bench`: polling, scale and cold-start figures against the usual ways to wait.
 const bench = project.addTask('bench', { description: 'Measure polling, stack growth and cold start against baselines' });

@@ -83,13 +83,15 @@ export class UserStateMachine {
     const machines = resourcesOfType(template, 'AWS::StepFunctions::StateMachine').filter(([id]) => !options.logicalId || id === options.logicalId);
     if (machines.length !== 1) throw new Error(`Expected one state machine${options.logicalId ? ` ${options.logicalId}` : ''}, found ${machines.length}`);
     const values = plausibleResourceValues(template, PSEUDO);
-    const arns = Object.fromEntries(Object.keys(template.Resources).map((id) =>
-      [id, values[id]?.attributes?.Arn ?? `arn:aws:local:${PSEUDO.region}:${PSEUDO.account}:${id}`]));
+    // resolve() reads a Ref from `arns` first: only resources without a plausible Ref value of their
+    // own (a bucket's Ref is its name, not its ARN) go there; GetAtt Arn also reads `attributes`.
+    const arnOf = (id: string) => values[id]?.attributes?.Arn ?? `arn:aws:local:${PSEUDO.region}:${PSEUDO.account}:${id}`;
+    const arns = Object.fromEntries(Object.keys(template.Resources).filter((id) => values[id]?.ref === undefined).map((id) => [id, arnOf(id)]));
     const refs = {
       ...Object.fromEntries(Object.entries(values).filter(([, v]) => v.ref !== undefined).map(([id, v]) => [id, v.ref!])),
       ...options.parameters,
     };
-    const attributes = Object.fromEntries(Object.entries(values).filter(([, v]) => v.attributes).map(([id, v]) => [id, v.attributes!]));
+    const attributes = Object.fromEntries(Object.keys(template.Resources).map((id) => [id, { ...values[id]?.attributes, Arn: arnOf(id) }]));
     this.definition = JSON.parse(String(resolve(machines[0][1].DefinitionString, { ...PSEUDO, arns, refs, attributes })));
     this.neptune = new NeptuneGraphClient({
       endpoint: emulator.endpoint,

@@ -21,6 +21,14 @@ export interface InfrastructureSettings {
 
 const INFRASTRUCTURE_ID = 'NeptuneGraphExportWaiter';
 
+interface InfrastructureNames {
+  readonly stateMachineName: string;
+  readonly stateMachineArn: string;
+  readonly executionArns: string;
+  readonly parameterPrefix: string;
+  readonly parameterArns: string;
+}
+
 /**
  * The function and state machine that all waiters and exports of a stack share. There is exactly one
  * per stack: a custom resource's ServiceToken (the function's ARN) can never change once deployed
@@ -56,7 +64,6 @@ export class WaiterInfrastructure extends Construct {
 
   private constructor(scope: Construct, id: string, settings: InfrastructureSettings, requester: Construct) {
     super(scope, id);
-    const stack = Stack.of(this);
     const tracing = settings.tracing ?? true;
     this.settings = { ...settings, tracing };
     this.settingsFrom = requester.node.path;
@@ -67,41 +74,62 @@ export class WaiterInfrastructure extends Construct {
       logGroupName: `/aws/vendedlogs/states/neptune-graph-export-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
       retention: logs.RetentionDays.ONE_YEAR,
     });
+    const names = this.names();
+    this.exportTasks = Stack.of(this).formatArn({ service: 'neptune-graph', resource: 'export-task', resourceName: '*' });
 
-    // A fixed name lets the function know the state machine's ARN without a dependency cycle
-    // (the state machine invokes the function, the function starts the state machine).
+    const handlerRole = this.createHandlerRole(names, logGroup);
+    this.handlerRole = handlerRole;
+    const handler = this.createHandler(handlerRole, logGroup, names);
+    this.handler = handler;
+    const stateMachine = this.createStateMachine(handler, logGroup, names);
+    this.stateMachine = stateMachine;
+    this.loopRole = stateMachine.role;
+    this.neededBeforeFirstRequest = [stateMachine, this.handlerRole];
+
+    explainHandlerFindings(handler, this.handlerRole, tracing, settings.logGroup);
+    explainLoopFindings(stateMachine.role, handler, tracing);
+  }
+
+  /**
+   * A fixed state machine name lets the function know the state machine's ARN without a dependency
+   * cycle (the state machine invokes the function, the function starts the state machine).
+   */
+  private names(): InfrastructureNames {
+    const stack = Stack.of(this);
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
-    const stateMachineArn = stack.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    const executionArns = stack.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
     const parameterPrefix = `/cdk-neptune-graph-export/${stateMachineName}`;
-    const parameters = stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${parameterPrefix.slice(1)}/*` });
-    this.exportTasks = stack.formatArn({ service: 'neptune-graph', resource: 'export-task', resourceName: '*' });
+    return {
+      stateMachineName,
+      stateMachineArn: stack.formatArn({
+        service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+      executionArns: stack.formatArn({
+        service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+      parameterPrefix,
+      parameterArns: stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${parameterPrefix.slice(1)}/*` }),
+    };
+  }
 
+  private createHandlerRole(names: InfrastructureNames, logGroup: logs.ILogGroup): iam.Role {
     const role = new iam.Role(this, 'HandlerRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Starts and answers Neptune Analytics export waits',
     });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [stateMachineArn] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [names.stateMachineArn] }));
     // A Delete of a Create that CloudFormation cancelled stops the execution still waiting for it; a
     // redelivered request asks whether the execution that serves it still runs.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:DescribeExecution'], resources: [executionArns] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:DescribeExecution'], resources: [names.executionArns] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],
-      resources: [parameters],
+      resources: [names.parameterArns],
     }));
     logGroup.grantWrite(role);
-    this.handlerRole = role;
+    return role;
+  }
 
+  private createHandler(role: iam.Role, logGroup: logs.ILogGroup, names: InfrastructureNames): lambda.Function {
+    const settings = this.settings;
     const handler = new ExportWaiterFunction(this, 'Handler', {
       description: 'Answers CloudFormation for Neptune Analytics export task waiters',
       role,
@@ -109,8 +137,8 @@ export class WaiterInfrastructure extends Construct {
       timeout: Duration.minutes(1),
       memorySize: 256,
       architecture: lambda.Architecture.ARM_64,
-      tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-      environment: { [Env.STATE_MACHINE_ARN]: stateMachineArn, [Env.PARAMETER_PREFIX]: parameterPrefix },
+      tracing: settings.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      environment: { [Env.STATE_MACHINE_ARN]: names.stateMachineArn, [Env.PARAMETER_PREFIX]: names.parameterPrefix },
       // VpcConfig is not a replacement property of AWS::Lambda::Function (@aws-cdk/aws-service-spec):
       // placing the function in a VPC, or moving it, updates it in place and keeps its ARN, the
       // ServiceToken of every deployed waiter.
@@ -123,24 +151,21 @@ export class WaiterInfrastructure extends Construct {
       role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
       explainHandlerVpcFindings(role);
     }
-    this.handler = handler;
+    return handler;
+  }
 
+  private createStateMachine(handler: lambda.IFunction, logGroup: logs.ILogGroup, names: InfrastructureNames): sfn.StateMachine {
     const stateMachine = new sfn.StateMachine(this, 'WaitLoop', {
-      stateMachineName,
+      stateMachineName: names.stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(buildWaitLoop(this, { answerFunction: handler, stateMachineArn })),
+      definitionBody: sfn.DefinitionBody.fromChainable(buildWaitLoop(this, { answerFunction: handler, stateMachineArn: names.stateMachineArn })),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      tracingEnabled: tracing,
+      tracingEnabled: this.settings.tracing,
       comment: 'Polls a Neptune Analytics export task until it ends, then answers CloudFormation',
     });
     // The loop continues in a new execution of itself before it nears the history-event limit.
-    stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }));
-    this.stateMachine = stateMachine;
-    this.loopRole = stateMachine.role;
-    this.neededBeforeFirstRequest = [stateMachine, role];
-
-    explainHandlerFindings(handler, role, tracing, settings.logGroup);
-    explainLoopFindings(stateMachine.role, handler, tracing);
+    stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [names.stateMachineArn] }));
+    return stateMachine;
   }
 
   /** Fails synthesis when a construct asks for other settings than the stack's infrastructure has. */

@@ -65,7 +65,7 @@ describe('the nightly export example', () => {
     expect({ status: execution.status, error: execution.error, cause: execution.cause }).toEqual({ status: 'SUCCEEDED', error: undefined, cause: undefined });
     const start = machine.emulator.calls.find((call) => call.operation === 'StartExportTask')!;
     const request = machine.emulator.requestOf(start) as Record<string, unknown>;
-    expect(request).toMatchObject({ graphIdentifier: GRAPH_ID, format: 'PARQUET', destination: expect.stringMatching(/^s3:\/\/[^/]+\/nightly\/night-2026-11-29\/$/) });
+    expect(request).toMatchObject({ graphIdentifier: GRAPH_ID, format: 'PARQUET', destination: expect.stringMatching(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/nightly\/night-2026-11-29\/$/) });
     const taskId = String(execution.output!.exportTask && (execution.output!.exportTask as Record<string, unknown>).exportTaskId);
     expect(execution.output!.exportTask).toEqual({
       exportTaskId: taskId,
