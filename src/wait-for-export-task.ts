@@ -57,17 +57,11 @@ export interface WaitForExportTaskProps {
  * add the IAM statements they need to the state machine's role.
  *
  * @example
- * import { Duration, Stack } from 'aws-cdk-lib';
- * import * as iam from 'aws-cdk-lib/aws-iam';
- *  * import * as s3 from 'aws-cdk-lib/aws-s3';
- * import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
- * import { ExportDestination, ExportTaskSource, WaitForExportTask } from 'cdk-neptune-graph-export';
- *
- * declare const stack: Stack;
  * declare const exportRole: iam.IRole;
  * declare const bucket: s3.IBucket;
  * declare const key: kms.IKey;
- * const exportGraph = new WaitForExportTask(stack, 'ExportGraph', {
+ *
+ * const exportGraph = new WaitForExportTask(this, 'ExportGraph', {
  *   task: ExportTaskSource.startExport({
  *     graphId: 'g-0123456789',
  *     role: exportRole,
@@ -76,8 +70,8 @@ export interface WaitForExportTaskProps {
  *   }),
  *   timeout: Duration.hours(2),
  * });
- * new sfn.StateMachine(stack, 'NightlyExport', {
- *   definitionBody: sfn.DefinitionBody.fromChainable(exportGraph.next(new sfn.Succeed(stack, 'Done'))),
+ * new sfn.StateMachine(this, 'NightlyExport', {
+ *   definitionBody: sfn.DefinitionBody.fromChainable(exportGraph.next(new sfn.Succeed(this, 'Done'))),
  * });
  */
 export class WaitForExportTask extends sfn.StateMachineFragment {
