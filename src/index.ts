@@ -5,4 +5,5 @@ export * from './export-filter';
 export * from './export-format';
 export * from './graph-export';
 export * from './export-task-errors';
+export * from './export-task-source';
 export * from './wait-for-export-task';

@@ -1,13 +1,11 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ExportDestination } from './export-destination';
-import { ExportFilter } from './export-filter';
-import { ExportFormat, ParquetType } from './export-format';
+import { ExportFormat } from './export-format';
 import { ExportTaskErrors } from './export-task-errors';
+import { _ExportTaskSourceConfig, StartExportOptions, ExportTaskSource } from './export-task-source';
 import { renderExportRequest, filterForService } from './private/export-request';
 import { at, Intrinsic } from './private/intrinsics';
 import { budgetPolicy, lowestMinPollSeconds, MAX_FRAGMENT_ROUNDS } from './private/wait-budget';
@@ -18,57 +16,13 @@ import {
   checkRoleArn, checkTags, checkTaskIdentifier, show,
 } from './runtime/validation';
 
-/** The export a `WaitForExportTask` starts: the StartExportTask request, as a `GraphExport` takes it. */
-export interface StartExportOptions {
-  /**
-   * The id of the graph to export (`g-` and 10 lowercase letters or digits), or a JSONPath to it
-   * (`sfn.JsonPath.stringAt('$.graphId')`).
-   */
-  readonly graphId: string;
-  /**
-   * The role Neptune Analytics assumes to write the export (trusted by neptune-graph.amazonaws.com,
-   * allowed to write the destination and use the key). The fragment passes it: `iam:PassRole` is
-   * granted to the state machine's role for this role only, and only to Neptune Analytics.
-   */
-  readonly role: iam.IRole;
-  /** Where to write the export. A URI may be a JSONPath, e.g. `sfn.JsonPath.format('s3://bucket/{}/', ...)`. */
-  readonly destination: ExportDestination;
-  /** The KMS key that encrypts the exported files. */
-  readonly encryptionKey: kms.IKey;
-  /**
-   * The format of the exported files.
-   * @default ExportFormat.PARQUET
-   */
-  readonly format?: ExportFormat;
-  /**
-   * The Parquet layout (Parquet exports only).
-   * @default - the service's default
-   */
-  readonly parquetType?: ParquetType;
-  /**
-   * Which labels and properties to export.
-   * @default - the whole graph
-   */
-  readonly exportFilter?: ExportFilter;
-  /**
-   * Tags of the export task (at most 50).
-   * @default - none
-   */
-  readonly tags?: { [key: string]: string };
-}
-
 export interface WaitForExportTaskProps {
   /**
-   * The export task to wait for: a JSONPath (`sfn.JsonPath.stringAt('$.taskId')`) or a literal id.
-   * Give this or `startExport`.
-   * @default - the task `startExport` starts
+   * The export task to wait for: one started earlier,
+   * `ExportTaskSource.fromTaskId(sfn.JsonPath.stringAt('$.taskId'))` (or a literal id), or one the
+   * fragment starts first, `ExportTaskSource.startExport({ graphId, role, destination, encryptionKey })`.
    */
-  readonly taskId?: string;
-  /**
-   * An export to start, then wait for. Give this or `taskId`.
-   * @default - wait for `taskId`
-   */
-  readonly startExport?: StartExportOptions;
+  readonly task: ExportTaskSource;
   /**
    * Where the fragment writes the task's fields when it succeeded (see the README for the shape).
    * The fragment also keeps its working state there while it waits.
@@ -103,28 +57,21 @@ export interface WaitForExportTaskProps {
  * add the IAM statements they need to the state machine's role.
  *
  * @example
- * import { Duration, Stack } from 'aws-cdk-lib';
- * import * as iam from 'aws-cdk-lib/aws-iam';
- * import * as kms from 'aws-cdk-lib/aws-kms';
- * import * as s3 from 'aws-cdk-lib/aws-s3';
- * import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
- * import { ExportDestination, WaitForExportTask } from 'cdk-neptune-graph-export';
- *
- * declare const stack: Stack;
  * declare const exportRole: iam.IRole;
  * declare const bucket: s3.IBucket;
  * declare const key: kms.IKey;
- * const exportGraph = new WaitForExportTask(stack, 'ExportGraph', {
- *   startExport: {
+ *
+ * const exportGraph = new WaitForExportTask(this, 'ExportGraph', {
+ *   task: ExportTaskSource.startExport({
  *     graphId: 'g-0123456789',
  *     role: exportRole,
  *     destination: ExportDestination.fromBucket(bucket, 'nightly/'),
  *     encryptionKey: key,
- *   },
+ *   }),
  *   timeout: Duration.hours(2),
  * });
- * new sfn.StateMachine(stack, 'NightlyExport', {
- *   definitionBody: sfn.DefinitionBody.fromChainable(exportGraph.next(new sfn.Succeed(stack, 'Done'))),
+ * new sfn.StateMachine(this, 'NightlyExport', {
+ *   definitionBody: sfn.DefinitionBody.fromChainable(exportGraph.next(new sfn.Succeed(this, 'Done'))),
  * });
  */
 export class WaitForExportTask extends sfn.StateMachineFragment {
@@ -135,7 +82,8 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
 
   constructor(scope: Construct, id: string, props: WaitForExportTaskProps) {
     super(scope, id);
-    const { timeout, minPoll, maxPoll } = this.checkProps(props);
+    const task = props.task._bind();
+    const { timeout, minPoll, maxPoll } = this.checkProps(props, task);
     this.statePath = props.resultPath ?? '$.exportTask';
     this.loop = new WaitLoop(this, {
       statePath: this.statePath,
@@ -158,13 +106,13 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
       timedOut: this.timedOut('TimedOut', 'did not end within the timeout'),
       roundsExhausted: this.timedOut('RoundBudgetSpent', `did not end within ${MAX_FRAGMENT_ROUNDS} polls (the history-event budget)`),
     }, [exportTasks]);
-    const [prepare, loadPolicy] = this.prepare(props.taskId, timeout, minPoll, maxPoll);
+    const [prepare, loadPolicy] = this.prepare(task.taskId, timeout, minPoll, maxPoll);
     this.startState = prepare;
     this.endStates = [output];
-    if (props.startExport) {
+    if (task.startExport) {
       const startFailed = this.fail('StartFailed', ExportTaskErrors.START_FAILED,
         Intrinsic.format('StartExportTask failed: {}', Intrinsic.jsonToString(this.field('last.error'))));
-      loadPolicy.next(this.loop.startExport(this.startExportTask(props.startExport, exportTasks), startFailed, getExportTask));
+      loadPolicy.next(this.loop.startExport(this.startExportTask(task.startExport, exportTasks), startFailed, getExportTask));
     } else {
       loadPolicy.next(getExportTask);
     }
@@ -174,7 +122,7 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
     return at(this.statePath, name);
   }
 
-  private checkProps(props: WaitForExportTaskProps): { timeout: number; minPoll: number; maxPoll: number } {
+  private checkProps(props: WaitForExportTaskProps, task: _ExportTaskSourceConfig): { timeout: number; minPoll: number; maxPoll: number } {
     const timeout = (props.timeout ?? Duration.seconds(Limits.DEFAULT_TIMEOUT)).toSeconds();
     const lowest = lowestMinPollSeconds(timeout);
     const minPoll = props.minPollInterval?.toSeconds() ?? Math.max(Limits.DEFAULT_MIN_POLL, lowest);
@@ -182,9 +130,7 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
     const literal = (value: unknown) => value !== undefined && !Token.isUnresolved(value);
     const resultPath = props.resultPath;
     const problems = [
-      props.taskId === undefined && props.startExport === undefined ? 'give taskId or startExport' : undefined,
-      props.taskId !== undefined && props.startExport !== undefined ? `give taskId or startExport, not both (got taskId ${show(props.taskId)})` : undefined,
-      literal(props.taskId) ? checkTaskIdentifier('taskId', props.taskId) : undefined,
+      literal(task.taskId) ? checkTaskIdentifier('taskId', task.taskId) : undefined,
       resultPath !== undefined && !/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(resultPath)
         ? `resultPath must be a JSONPath to a field such as $.exportTask, got ${show(resultPath)}` : undefined,
       timeout < Limits.MIN_TIMEOUT ? `timeout must be at least ${Limits.MIN_TIMEOUT} seconds, got ${timeout}` : undefined,
@@ -198,7 +144,7 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
         ? `minPollInterval (${minPoll} s) must be at least ${lowest} s with a timeout of ${timeout} s: the fragment polls at most `
           + `${MAX_FRAGMENT_ROUNDS} times, to keep within its share of the execution's 25,000 history events; raise minPollInterval or lower timeout`
         : undefined,
-      ...(props.startExport ? this.checkStartExport(props.startExport) : []),
+      ...(task.startExport ? this.checkStartExport(task.startExport) : []),
     ].filter((problem): problem is string => problem !== undefined);
     if (problems.length > 0) throw new Error(`WaitForExportTask ${this.node.path}: ${problems.join('; ')}`);
     return { timeout, minPoll, maxPoll };

@@ -3,7 +3,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { ExportDestination, ExportFormat, ExportTaskErrors, ExportTaskWaiter, ParquetType, StartExportOptions, WaitForExportTask, WaitForExportTaskProps } from '../src';
+import {
+  ExportDestination, ExportFormat, ExportTaskErrors, ExportTaskSource, ExportTaskWaiter, ParquetType, StartExportOptions, WaitForExportTask,
+  WaitForExportTaskProps,
+} from '../src';
 import { MAX_FRAGMENT_ROUNDS } from '../src/private/wait-budget';
 
 type Json = Record<string, any>;
@@ -15,14 +18,14 @@ function newStack(): Stack {
   return new Stack(new App(), 'Pipeline', { env: { account: '123456789012', region: 'us-east-1' } });
 }
 
-function startExport(stack: Stack, options: Partial<StartExportOptions> = {}): StartExportOptions {
-  return {
+function startExport(stack: Stack, options: Partial<StartExportOptions> = {}): ExportTaskSource {
+  return ExportTaskSource.startExport({
     graphId: 'g-0123456789',
     role: iam.Role.fromRoleArn(stack, 'ExportRole', ROLE_ARN),
     destination: ExportDestination.fromS3Uri('s3://analytics-exports/nightly/'),
     encryptionKey: kms.Key.fromKeyArn(stack, 'ExportKey', KEY_ARN),
     ...options,
-  };
+  });
 }
 
 /** A user's state machine: the fragment, then a Succeed. */
@@ -44,7 +47,7 @@ function statements(template: Template): Json[] {
   return Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy: Json) => policy.Properties.PolicyDocument.Statement);
 }
 
-const byTaskId = () => ({ taskId: sfn.JsonPath.stringAt('$.taskId') });
+const byTaskId = () => ({ task: ExportTaskSource.fromTaskId(sfn.JsonPath.stringAt('$.taskId')) });
 
 describe('states', () => {
   test('starts with Prepare, polls with GetExportTask, and ends in Output, every state named after the fragment', () => {
@@ -60,6 +63,13 @@ describe('states', () => {
     expect(states['Export: Prepare'].Parameters['taskId.$']).toBe('$.taskId');
   });
 
+  test('waits for a literal task id as given, starting no export', () => {
+    const { states } = machine(() => ({ task: ExportTaskSource.fromTaskId('t-0123456789') }));
+    expect(states['Export: Prepare'].Parameters.taskId).toBe('t-0123456789');
+    expect(states['Export: LoadPolicy'].Next).toBe('Export: GetExportTask');
+    expect(Object.keys(states).some((name) => name.includes('StartExportTask'))).toBe(false);
+  });
+
   test('retries and catches GetExportTask errors exactly as the custom resource\'s loop does', () => {
     const { states } = machine(byTaskId);
     const stack = newStack();
@@ -72,7 +82,7 @@ describe('states', () => {
   });
 
   test('ends every failure in a Fail state with one of the documented error names', () => {
-    const { states } = machine((s) => ({ startExport: startExport(s) }));
+    const { states } = machine((s) => ({ task: startExport(s) }));
     const fails = Object.values(states).filter((state) => state.Type === 'Fail').map((state) => state.Error).sort();
     expect(fails).toEqual([
       'NeptuneGraphExport.ReadFailed', 'NeptuneGraphExport.StartFailed', 'NeptuneGraphExport.TaskFailed',
@@ -88,7 +98,7 @@ describe('states', () => {
 
   test('sends the StartExportTask request a GraphExport sends, JSONPaths included', () => {
     const { states } = machine((s) => ({
-      startExport: startExport(s, {
+      task: startExport(s, {
         graphId: sfn.JsonPath.stringAt('$.graphId'),
         destination: ExportDestination.fromS3Uri(sfn.JsonPath.format('s3://analytics-exports/{}/', sfn.JsonPath.executionName)),
         format: ExportFormat.PARQUET,
@@ -121,7 +131,7 @@ describe('states', () => {
   test('two fragments in one state machine do not collide', () => {
     const stack = newStack();
     const first = new WaitForExportTask(stack, 'First', { ...byTaskId(), resultPath: '$.first' });
-    const second = new WaitForExportTask(stack, 'Second', { taskId: sfn.JsonPath.stringAt('$.otherTaskId'), resultPath: '$.second' });
+    const second = new WaitForExportTask(stack, 'Second', { task: ExportTaskSource.fromTaskId(sfn.JsonPath.stringAt('$.otherTaskId')), resultPath: '$.second' });
     new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(first.next(second)) });
     const states = definitionOf(Template.fromStack(stack)).States;
     expect(states['First: Output'].Next).toBe('Second: Prepare');
@@ -135,7 +145,7 @@ describe('IAM', () => {
   });
 
   test('starting an export grants StartExportTask on the graph and export tasks, PassRole of the export role to Neptune Analytics only', () => {
-    const { template } = machine((s) => ({ startExport: startExport(s) }));
+    const { template } = machine((s) => ({ task: startExport(s) }));
     expect(statements(template)).toEqual([
       {
         Action: 'neptune-graph:StartExportTask',
@@ -148,7 +158,7 @@ describe('IAM', () => {
   });
 
   test('a graph chosen at run time is granted as any graph of the account', () => {
-    const { template } = machine((s) => ({ startExport: startExport(s, { graphId: sfn.JsonPath.stringAt('$.graphId') }) }));
+    const { template } = machine((s) => ({ task: startExport(s, { graphId: sfn.JsonPath.stringAt('$.graphId') }) }));
     expect(statements(template)[0].Resource[0]).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':neptune-graph:us-east-1:123456789012:graph/*']] });
   });
 });
@@ -174,16 +184,9 @@ describe('polling and the history-event bound', () => {
 describe('validation', () => {
   const fails = (props: (stack: Stack) => WaitForExportTaskProps) => () => machine(props);
 
-  test('fails when neither taskId nor startExport is given', () => {
-    expect(fails(() => ({}))).toThrow(/WaitForExportTask Pipeline\/Export: give taskId or startExport/);
-  });
-
-  test('fails when both taskId and startExport are given', () => {
-    expect(fails((s) => ({ taskId: 't-0123456789', startExport: startExport(s) }))).toThrow(/give taskId or startExport, not both \(got taskId "t-0123456789"\)/);
-  });
-
-  test('fails when a literal taskId is not a task id', () => {
-    expect(fails(() => ({ taskId: 'export-1' }))).toThrow(/taskId .*"export-1"/);
+  test('fails when a literal task id is not a task id, naming taskId and showing the value', () => {
+    expect(fails(() => ({ task: ExportTaskSource.fromTaskId('export-1') })))
+      .toThrow(/WaitForExportTask Pipeline\/Export: taskId must be a Neptune Analytics export task id: .*, got "export-1"/);
   });
 
   test('fails when resultPath is not a path to a field', () => {
@@ -210,12 +213,12 @@ describe('validation', () => {
   });
 
   test('fails when the export request has a bad graph id or destination, naming each', () => {
-    expect(fails((s) => ({ startExport: startExport(s, { graphId: 'my-graph', destination: ExportDestination.fromS3Uri('https://bucket/x') }) })))
+    expect(fails((s) => ({ task: startExport(s, { graphId: 'my-graph', destination: ExportDestination.fromS3Uri('https://bucket/x') }) })))
       .toThrow(/startExport\.graphId .*"my-graph".*startExport\.destination must be an S3 URI .*"https:\/\/bucket\/x"/);
   });
 
   test('fails when parquetType is given for a CSV export', () => {
-    expect(fails((s) => ({ startExport: startExport(s, { format: ExportFormat.CSV, parquetType: ParquetType.COLUMNAR }) })))
+    expect(fails((s) => ({ task: startExport(s, { format: ExportFormat.CSV, parquetType: ParquetType.COLUMNAR }) })))
       .toThrow(/startExport\.parquetType applies to PARQUET exports only/);
   });
 });

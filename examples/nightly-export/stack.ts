@@ -20,8 +20,8 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-// In your own app: import { ExportDestination, WaitForExportTask } from 'cdk-neptune-graph-export';
-import { ExportDestination, WaitForExportTask } from '../../src';
+// In your own app: import { ExportDestination, ExportTaskSource, WaitForExportTask } from 'cdk-neptune-graph-export';
+import { ExportDestination, ExportTaskSource, WaitForExportTask } from '../../src';
 
 /** The key prefix every night's export is written under. */
 export const NIGHTLY_PREFIX = 'nightly/';
@@ -65,12 +65,12 @@ export class NightlyExportStack extends Stack {
     const exportRole = this.exportRole(bucket, key);
 
     this.exportGraph = new WaitForExportTask(this, 'ExportGraph', {
-      startExport: {
+      task: ExportTaskSource.startExport({
         graphId: graphId.valueAsString,
         role: exportRole,
         destination: ExportDestination.fromS3Uri(sfn.JsonPath.format(`s3://${bucket.bucketName}/${NIGHTLY_PREFIX}{}/`, sfn.JsonPath.executionName)),
         encryptionKey: key,
-      },
+      }),
       timeout: props.timeout ?? Duration.hours(4),
     });
     this.publishLatest = new lambda.Function(this, 'PublishLatest', {

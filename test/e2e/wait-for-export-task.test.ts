@@ -9,7 +9,7 @@ import { NightlyExportStack } from '../../examples/nightly-export/stack';
 import { MAX_HISTORY_EVENTS } from '../../harness/execution-observer';
 import { ProgressModel, progressModels, TaskScript } from '../../harness/neptune-emulator';
 import { UserExecution, UserStateMachine } from '../../harness/user-state-machine';
-import { ExportTaskErrors, WaitForExportTask } from '../../src';
+import { ExportTaskErrors, ExportTaskSource, WaitForExportTask } from '../../src';
 import { FRAGMENT_HISTORY_EVENTS, MAX_FRAGMENT_ROUNDS, WORST_EVENTS_PER_ROUND } from '../../src/private/wait-budget';
 import { forEachSeed } from '../lambda/seeded';
 
@@ -42,7 +42,7 @@ async function nightly(props: ConstructorParameters<typeof NightlyExportStack>[2
 /** A user's machine that waits for a task id it is given. */
 async function waitingFor(props: Partial<ConstructorParameters<typeof WaitForExportTask>[2]> = {}): Promise<UserStateMachine> {
   const stack = new Stack(new App(), 'Waits', { env: { account: '123456789012', region: 'us-east-1' } });
-  const wait = new WaitForExportTask(stack, 'ExportGraph', { taskId: sfn.JsonPath.stringAt('$.taskId'), ...props });
+  const wait = new WaitForExportTask(stack, 'ExportGraph', { task: ExportTaskSource.fromTaskId(sfn.JsonPath.stringAt('$.taskId')), ...props });
   new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(wait.next(new sfn.Succeed(stack, 'Done'))) });
   const machine = await UserStateMachine.start(stack);
   running.push(machine);

@@ -17,8 +17,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { CfnTemplate } from './template';
 import {
-  ExportDestination, ExportFormat, ExportOutputType, ExportTaskWaiter, GraphExport, GraphExportProps, MultiValueHandling, ParquetType,
-  WaitForExportTask,
+  ExportDestination, ExportFormat, ExportOutputType, ExportTaskSource, ExportTaskWaiter, GraphExport, GraphExportProps, MultiValueHandling,
+  ParquetType, WaitForExportTask,
 } from '../../src';
 
 export interface SynthesizedStack {
@@ -217,7 +217,7 @@ export const CATALOGUE: CatalogueEntry[] = [
   {
     name: 'WaitForExportTask: a task id from the state, defaults',
     templates: synth((s) => {
-      const wait = new WaitForExportTask(s, 'Wait', { taskId: sfn.JsonPath.stringAt('$.taskId') });
+      const wait = new WaitForExportTask(s, 'Wait', { task: ExportTaskSource.fromTaskId(sfn.JsonPath.stringAt('$.taskId')) });
       new sfn.StateMachine(s, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(wait) });
     }),
   },
@@ -228,7 +228,7 @@ export const CATALOGUE: CatalogueEntry[] = [
       const key = new kms.Key(s, 'ExportKey', { enableKeyRotation: true });
       const bucket = new s3.Bucket(s, 'Exports', { enforceSSL: true });
       const first = new WaitForExportTask(s, 'First', {
-        startExport: {
+        task: ExportTaskSource.startExport({
           graphId: GRAPH_ID,
           role,
           encryptionKey: key,
@@ -236,18 +236,18 @@ export const CATALOGUE: CatalogueEntry[] = [
           parquetType: ParquetType.COLUMNAR,
           tags: { team: 'graph-analytics' },
           exportFilter: { vertexFilter: { Person: { properties: { name: { outputType: ExportOutputType.STRING } } } } },
-        },
+        }),
         resultPath: '$.first',
         timeout: Duration.hours(2),
       });
       const second = new WaitForExportTask(s, 'Second', {
-        startExport: {
+        task: ExportTaskSource.startExport({
           graphId: sfn.JsonPath.stringAt('$.graphId'),
           role,
           encryptionKey: key,
           format: ExportFormat.CSV,
           destination: ExportDestination.fromS3Uri(sfn.JsonPath.format('s3://my-exports/{}/', sfn.JsonPath.executionName)),
-        },
+        }),
         resultPath: '$.second',
       });
       new sfn.StateMachine(s, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(first.next(second)) });
