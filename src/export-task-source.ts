@@ -57,7 +57,7 @@ export interface _ExportTaskSourceConfig {
  * The export task a `WaitForExportTask` waits for: one started earlier, by its id, or one the
  * fragment starts first.
  */
-export abstract class ExportTaskSource {
+export class ExportTaskSource {
   /**
    * Wait for a task started earlier. A literal id is checked at synth time; a JSONPath is read from
    * the state when the fragment starts.
@@ -66,7 +66,7 @@ export abstract class ExportTaskSource {
    *   (`sfn.JsonPath.stringAt('$.taskId')`)
    */
   public static fromTaskId(taskId: string): ExportTaskSource {
-    return new TaskIdSource(taskId);
+    return new ExportTaskSource({ taskId });
   }
 
   /**
@@ -76,36 +76,19 @@ export abstract class ExportTaskSource {
    * @param options the StartExportTask request
    */
   public static startExport(options: StartExportOptions): ExportTaskSource {
-    return new StartedExportSource(options);
+    return new ExportTaskSource({ startExport: options });
   }
 
-  // Protected, not private: the two sources below extend it. Users choose one through the factories.
-  protected constructor() {}
+  // Private: a source is one of the two the factories make. A subclass (in any jsii language) could
+  // not provide what the fragment reads, which is internal.
+  private constructor(private readonly config: _ExportTaskSourceConfig) {}
 
   /**
    * The task id or the request, for the fragment.
    *
    * @internal
    */
-  public abstract _bind(): _ExportTaskSourceConfig;
-}
-
-class TaskIdSource extends ExportTaskSource {
-  constructor(private readonly taskId: string) {
-    super();
-  }
-
   public _bind(): _ExportTaskSourceConfig {
-    return { taskId: this.taskId };
-  }
-}
-
-class StartedExportSource extends ExportTaskSource {
-  constructor(private readonly options: StartExportOptions) {
-    super();
-  }
-
-  public _bind(): _ExportTaskSourceConfig {
-    return { startExport: this.options };
+    return this.config;
   }
 }

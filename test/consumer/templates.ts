@@ -145,6 +145,20 @@ function checkVpcStack(template: Template): void {
   assert.deepStrictEqual(template.Outputs.InVpcHandlerArn.Value, { 'Fn::GetAtt': [only(template, 'AWS::Lambda::Function')[0], 'Arn'] });
 }
 
+/** The user's state machine starts the export, polls both tasks, and catches the fragment's errors. */
+function checkMachineStack(template: Template): void {
+  const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
+  const definition = JSON.stringify(machine.Properties!.DefinitionString);
+  for (const text of ['neptunegraph:startExportTask', 'neptunegraph:getExportTask', 'NeptuneGraphExport.TaskFailed', 'NeptuneGraphExport.StartFailed', '$.tonight']) {
+    assert.ok(definition.includes(text), `the state machine's definition contains ${text}`);
+  }
+  const actions = ofType(template, 'AWS::IAM::Policy').flatMap(([, policy]) =>
+    policy.Properties!.PolicyDocument.Statement.flatMap((statement: { Action: string | string[] }) => statement.Action));
+  for (const action of ['neptune-graph:StartExportTask', 'neptune-graph:GetExportTask', 'iam:PassRole']) {
+    assert.ok(actions.includes(action), `the state machine's role is granted ${action}; it has ${JSON.stringify(actions)}`);
+  }
+}
+
 export function checkTemplates(outdir: string): void {
   const parquet = load(outdir, 'ParquetExportStack');
   checkParquetStack(parquet);
@@ -153,4 +167,5 @@ export function checkTemplates(outdir: string): void {
   checkCsvStack(csv);
   checkGrantAndAlarms(csv, 'Csv', only(csv, 'Custom::NeptuneGraphExport')[0]);
   checkVpcStack(load(outdir, 'VpcWaiterStack'));
+  checkMachineStack(load(outdir, 'NightlyMachineStack'));
 }

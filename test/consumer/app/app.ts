@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as neptunegraph from 'aws-cdk-lib/aws-neptunegraph';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import {
   ExportDestination,
   ExportFilter,
@@ -18,6 +19,8 @@ import {
   ExportFilterPropertyAttributes,
   ExportFormat,
   ExportOutputType,
+  ExportTaskErrors,
+  ExportTaskSource,
   ExportTaskWaiter,
   ExportTaskWaiterProps,
   ExportWaitOptions,
@@ -26,6 +29,9 @@ import {
   IExportTaskResult,
   MultiValueHandling,
   ParquetType,
+  StartExportOptions,
+  WaitForExportTask,
+  WaitForExportTaskProps,
 } from 'cdk-neptune-graph-export';
 
 const app = new App();
@@ -190,5 +196,45 @@ const inVpc = new ExportTaskWaiter(vpcStack, 'WaitInVpc', {
   securityGroups: [handlerSecurityGroup],
 });
 outputShared(vpcStack, 'InVpc', inVpc);
+
+// 4. A state machine of the user's own: start a nightly export, wait for it, then wait for a task id
+//    the execution was given; every failure caught by its error name.
+const machineStack = new Stack(app, 'NightlyMachineStack');
+const machineKey = new kms.Key(machineStack, 'Key', { enableKeyRotation: true });
+const machineBucket = new s3.Bucket(machineStack, 'Exports', { encryptionKey: machineKey, enforceSSL: true });
+const machineRole = new iam.Role(machineStack, 'ExportRole', { assumedBy: new iam.ServicePrincipal('neptune-graph.amazonaws.com') });
+machineBucket.grantWrite(machineRole);
+machineKey.grantEncryptDecrypt(machineRole);
+const startOptions: StartExportOptions = {
+  graphId: sfn.JsonPath.stringAt('$.graphId'),
+  role: machineRole,
+  destination: ExportDestination.fromS3Uri(sfn.JsonPath.format(`s3://${machineBucket.bucketName}/nightly/{}/`, sfn.JsonPath.executionName)),
+  encryptionKey: machineKey,
+  format: ExportFormat.PARQUET,
+  parquetType: ParquetType.COLUMNAR,
+  exportFilter: filter,
+  tags: { schedule: 'nightly' },
+};
+const nightly = new WaitForExportTask(machineStack, 'ExportTonight', {
+  task: ExportTaskSource.startExport(startOptions),
+  resultPath: '$.tonight',
+  timeout: Duration.hours(6),
+});
+const waitProps: WaitForExportTaskProps = {
+  task: ExportTaskSource.fromTaskId(sfn.JsonPath.stringAt('$.previousTaskId')),
+  timeout: Duration.hours(1),
+  minPollInterval: Duration.seconds(30),
+  maxPollInterval: Duration.minutes(10),
+};
+const previous = new WaitForExportTask(machineStack, 'WaitForPrevious', waitProps);
+const failed = new sfn.Fail(machineStack, 'ExportDidNotSucceed');
+const waits = sfn.Chain.start(nightly).next(previous).toSingleState('Exports');
+for (const error of [ExportTaskErrors.TASK_FAILED, ExportTaskErrors.TIMED_OUT, ExportTaskErrors.READ_FAILED, ExportTaskErrors.START_FAILED]) {
+  waits.addCatch(failed, { errors: [error] });
+}
+new sfn.StateMachine(machineStack, 'NightlyExport', {
+  definitionBody: sfn.DefinitionBody.fromChainable(waits.next(new sfn.Succeed(machineStack, 'Exported'))),
+});
+new CfnOutput(machineStack, 'EndStates', { value: `${nightly.endStates.length + previous.endStates.length}:${nightly.startState.stateId}` });
 
 app.synth();
