@@ -99,9 +99,18 @@ describe('Create and Update start the wait loop', () => {
       rereadPhysicalId: null,
       // A failed Create reports the task the loop waited for; only an Update keeps an old id.
       failedPhysicalResourceId: null,
+      // Only the read of a long-wait export's finished task (ReadsEndedWait) publishes no metrics.
+      countsInMetrics: true,
     });
     const raw = startCalls()[0].raw;
     for (const secret of [e.ResponseURL, ...signaturesIn(e.ResponseURL)]) expect(raw).not.toContain(secret);
+  });
+
+  test('the read of a long-wait export\'s finished task (ReadsEndedWait) asks the loop not to count its wait in the metrics', async () => {
+    const e = createEvent({ ...WAITER_PROPERTIES, [ResourceProperties.READS_ENDED_WAIT]: 'true' });
+    await handler(e, CONTEXT);
+
+    expect(startedInput(e).request.countsInMetrics).toBe(false);
   });
 
   test('in long-wait mode the handle URL is stored with the ResponseURL, and neither is in the execution input or the log', async () => {
