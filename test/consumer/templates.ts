@@ -121,7 +121,8 @@ function checkCsvStack(template: Template): void {
 function checkGrantAndAlarms(template: Template, prefix: string, resource: string): void {
   const policies = ofType(template, 'AWS::IAM::Policy')
     .filter(([, policy]) => JSON.stringify(policy.Properties!.Roles).includes(`${prefix}Reader`));
-  const actions = policies.flatMap(([, policy]) => policy.Properties!.PolicyDocument.Statement.flatMap((statement: { Action: string | string[] }) => statement.Action));
+  const actions = policies.flatMap(([, policy]) =>
+    policy.Properties!.PolicyDocument.Statement.flatMap((statement: { Action: string | string[] }) => statement.Action));
   for (const action of ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']) {
     assert.ok(actions.includes(action), `${prefix}Reader is granted ${action}; it has ${JSON.stringify(actions)}`);
   }
