@@ -56,6 +56,20 @@ type StateMachineConstructor = new (definition: unknown, options?: { validationO
 const { StateMachine } = loadInterpreter<{ StateMachine: StateMachineConstructor }>();
 
 /** The handler as users deploy it: built by `npx projen bundle` (part of every build). */
+/**
+ * The Neptune Analytics client that stands for Step Functions' SDK integration: one attempt per call,
+ * because Step Functions owns the retrying (the state's Retry) and the client must not multiply it.
+ */
+export function integrationClient(endpoint: string): NeptuneGraphClient {
+  return new NeptuneGraphClient({
+    endpoint,
+    region: PSEUDO.region,
+    credentials: CREDENTIALS,
+    maxAttempts: 1,
+    requestHandler: { requestTimeout: 2000, connectionTimeout: 1000, throwOnRequestTimeout: true },
+  });
+}
+
 export const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
 
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
@@ -270,14 +284,7 @@ export class LocalDeployment {
     this.handlerEnvironment = Object.fromEntries(Object.entries(resolve(environment, pseudo) as Json).map(([k, v]) => [k, String(v)]));
     this.propertyValues = this.physicalValues(pseudo.arns);
     this.functionTimeoutMs = (options.functionTimeoutSeconds ?? Number(functionProps.Timeout ?? 3)) * 1000;
-    this.neptune = new NeptuneGraphClient({
-      endpoint: emulator.endpoint,
-      region: PSEUDO.region,
-      credentials: CREDENTIALS,
-      // Step Functions owns the retrying (the loop's Retry); the client must not multiply it.
-      maxAttempts: 1,
-      requestHandler: { requestTimeout: 2000, connectionTimeout: 1000, throwOnRequestTimeout: true },
-    });
+    this.neptune = integrationClient(emulator.endpoint);
     this.random = seededRandom(options.seed ?? 1);
     this.checkEveryTaskIsMapped();
   }

@@ -16,7 +16,9 @@ import { Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { emptyObservations, ExecutionObservations, ExecutionObserver } from './execution-observer';
 import { asInterpreterRuns, loadInterpreter } from './interpreter-fixes';
-import { asStepFunctionsError, changeKeys, lowerFirst, namedError, readPath, seededRandom, StateMachineDefinition, upperFirst } from './local-deployment';
+import {
+  asStepFunctionsError, changeKeys, integrationClient, lowerFirst, namedError, readPath, seededRandom, StateMachineDefinition, upperFirst,
+} from './local-deployment';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
 import { plausibleResourceValues, resolve, resourcesOfType, Template } from './template';
 
@@ -31,7 +33,6 @@ type InterpreterConstructor = new (definition: unknown, options?: { validationOp
 const { StateMachine } = loadInterpreter<{ StateMachine: InterpreterConstructor }>();
 
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
-const CREDENTIALS = { accessKeyId: 'AKIDLOCALHARNESS', secretAccessKey: 'local-harness-secret' };
 
 export interface UserStateMachineOptions {
   /** Logical id of the state machine to run, when the template has several. @default - the only one */
@@ -93,13 +94,7 @@ export class UserStateMachine {
     };
     const attributes = Object.fromEntries(Object.keys(template.Resources).map((id) => [id, { ...values[id]?.attributes, Arn: arnOf(id) }]));
     this.definition = JSON.parse(String(resolve(machines[0][1].DefinitionString, { ...PSEUDO, arns, refs, attributes })));
-    this.neptune = new NeptuneGraphClient({
-      endpoint: emulator.endpoint,
-      region: PSEUDO.region,
-      credentials: CREDENTIALS,
-      maxAttempts: 1,
-      requestHandler: { requestTimeout: 2000, connectionTimeout: 1000, throwOnRequestTimeout: true },
-    });
+    this.neptune = integrationClient(emulator.endpoint);
     this.random = seededRandom(options.seed ?? 1);
     const unmapped = this.statesOfType('Task').filter((name) => !this.handlerFor(name));
     if (unmapped.length > 0) throw new Error(`Task states without a local mapping: ${unmapped.join(', ')}`);

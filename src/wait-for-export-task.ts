@@ -11,6 +11,7 @@ import { at, Intrinsic } from './private/intrinsics';
 import { budgetPolicy, lowestMinPollSeconds, MAX_FRAGMENT_ROUNDS } from './private/wait-budget';
 import { WaitLoop } from './private/wait-loop';
 import { Limits } from './runtime/constants';
+import { initialPollState } from './runtime/polling-policy';
 import {
   checkDestination, checkExportFilter, checkFormat, checkGraphIdentifier, checkKmsKeyArn, checkPollInterval, checkPollRange,
   checkRoleArn, checkTags, checkTaskIdentifier, show,
@@ -174,18 +175,7 @@ export class WaitForExportTask extends sfn.StateMachineFragment {
       parameters: {
         ...(taskId === undefined ? {} : sfn.FieldUtils.renderObject({ taskId })),
         last: { task: {}, error: {} },
-        poll: {
-          waitSeconds: 0,
-          progress: -1,
-          sinceProgressSeconds: 0,
-          stallAfterSeconds: 0,
-          stalled: 0,
-          blindStep: 0,
-          fallbackSeconds: policy.fallbackSeconds,
-          rounds: 0,
-          remainingSeconds: timeout,
-          negativeWaitSeconds: 0,
-        },
+        poll: { ...initialPollState(policy.fallbackSeconds as number), remainingSeconds: timeout, negativeWaitSeconds: 0 },
       },
       resultPath: this.statePath,
     });

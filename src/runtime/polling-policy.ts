@@ -166,6 +166,20 @@ export interface InitialLoopStateInput {
   readonly policy: PollingPolicy;
 }
 
+/** The poll fields of the loop state before the first poll (the custom resource's and the fragment's). */
+export function initialPollState(fallbackSeconds: number) {
+  return {
+    waitSeconds: 0,
+    progress: -1,
+    sinceProgressSeconds: 0,
+    stallAfterSeconds: 0,
+    stalled: 0,
+    blindStep: 0,
+    fallbackSeconds,
+    rounds: 0,
+  };
+}
+
 /** The state the first execution of a wait starts from (later executions receive their predecessor's). */
 export function initialLoopState(input: InitialLoopStateInput): Record<(typeof LOOP_STATE_FIELDS)[number], unknown> {
   return {
@@ -177,15 +191,6 @@ export function initialLoopState(input: InitialLoopStateInput): Record<(typeof L
     deadline: input.deadline.toISOString(),
     generation: 0,
     last: { task: {}, error: {} },
-    poll: {
-      waitSeconds: 0,
-      progress: -1,
-      sinceProgressSeconds: 0,
-      stallAfterSeconds: 0,
-      stalled: 0,
-      blindStep: 0,
-      fallbackSeconds: input.policy.fallbackIntervalSeconds,
-      rounds: 0,
-    },
+    poll: initialPollState(input.policy.fallbackIntervalSeconds),
   };
 }
