@@ -70,6 +70,19 @@ export function integrationClient(endpoint: string): NeptuneGraphClient {
   });
 }
 
+/** The SDK command behind an `arn:aws:states:::aws-sdk:neptunegraph:<action>` task. */
+export function integrationCommand(action: string): new (input: never) => never {
+  const commands: Record<string, new (input: never) => never> = {
+    getExportTask: GetExportTaskCommand as never,
+    startExportTask: StartExportTaskCommand as never,
+    cancelExportTask: CancelExportTaskCommand as never,
+    listExportTasks: ListExportTasksCommand as never,
+  };
+  const Command = commands[action];
+  if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
+  return Command;
+}
+
 export const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
 
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
@@ -805,14 +818,7 @@ export class LocalDeployment {
     // Let the event consumer apply the Wait or Retry pause that preceded this call.
     await new Promise((done) => setImmediate(done));
     if (this.pacing) await this.pacing;
-    const commands: Record<string, new (input: never) => never> = {
-      getExportTask: GetExportTaskCommand as never,
-      startExportTask: StartExportTaskCommand as never,
-      cancelExportTask: CancelExportTaskCommand as never,
-      listExportTasks: ListExportTasksCommand as never,
-    };
-    const Command = commands[action];
-    if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
+    const Command = integrationCommand(action);
     const refusal = this.gate?.({ caller: 'stateMachine', service: 'neptune-graph', operation: upperFirst(action), input });
     if (refusal) throw namedError(refusal.error, refusal.message);
     try {

@@ -9,15 +9,13 @@
  * continuation. An execution is started by the test, as EventBridge Scheduler or a rule would.
  */
 import './polyfills';
-import {
-  CancelExportTaskCommand, GetExportTaskCommand, ListExportTasksCommand, NeptuneGraphClient, StartExportTaskCommand,
-} from '@aws-sdk/client-neptune-graph';
+import type { NeptuneGraphClient } from '@aws-sdk/client-neptune-graph';
 import { Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { emptyObservations, ExecutionObservations, ExecutionObserver } from './execution-observer';
 import { asInterpreterRuns, loadInterpreter } from './interpreter-fixes';
 import {
-  asStepFunctionsError, changeKeys, integrationClient, lowerFirst, namedError, readPath, seededRandom, StateMachineDefinition, upperFirst,
+  asStepFunctionsError, changeKeys, integrationClient, integrationCommand, lowerFirst, readPath, seededRandom, StateMachineDefinition, upperFirst,
 } from './local-deployment';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
 import { plausibleResourceValues, resolve, resourcesOfType, Template } from './template';
@@ -186,14 +184,7 @@ export class UserStateMachine {
   private async callNeptuneGraph(action: string, input: Json): Promise<unknown> {
     // Let the event consumer apply the Wait or Retry pause that preceded this call.
     await new Promise((done) => setImmediate(done));
-    const commands: Record<string, new (input: never) => never> = {
-      getExportTask: GetExportTaskCommand as never,
-      startExportTask: StartExportTaskCommand as never,
-      cancelExportTask: CancelExportTaskCommand as never,
-      listExportTasks: ListExportTasksCommand as never,
-    };
-    const Command = commands[action];
-    if (!Command) throw namedError('States.TaskFailed', `The local harness does not map neptunegraph:${action}`);
+    const Command = integrationCommand(action);
     try {
       const output = (await this.neptune.send(new Command(changeKeys(input, lowerFirst) as never))) as unknown as Json;
       const { $metadata: _metadata, ...fields } = output;
