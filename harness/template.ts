@@ -151,14 +151,6 @@ export function plausibleResourceValues(template: Template, pseudo: Omit<Pseudo,
         };
         break;
       }
-      case 'AWS::NeptuneGraph::ExportTask': {
-        const taskId = `t-${suffix.slice(0, 10)}`;
-        values[logicalId] = {
-          ref: `arn:${partition}:neptune-graph:${region}:${account}:export-task/${taskId}`,
-          attributes: { TaskId: taskId, Arn: `arn:${partition}:neptune-graph:${region}:${account}:export-task/${taskId}`, Status: 'INITIALIZING' },
-        };
-        break;
-      }
       case 'AWS::Logs::LogGroup': {
         const name = literal('LogGroupName') ?? physical(128);
         values[logicalId] = { ref: name, attributes: { Arn: `arn:${partition}:logs:${region}:${account}:log-group:${name}:*` } };
