@@ -83,6 +83,23 @@ export function integrationCommand(action: string): new (input: never) => never 
   return Command;
 }
 
+/** Seconds a Wait state pauses, as Step Functions reads Seconds, SecondsPath, Timestamp or TimestampPath. */
+export function waitStateSeconds(state: Json, input: unknown, nowSeconds: number): number {
+  if (typeof state.Seconds === 'number') return state.Seconds;
+  if (typeof state.SecondsPath === 'string') return Number(readPath(input, state.SecondsPath));
+  const timestamp = typeof state.Timestamp === 'string' ? state.Timestamp : String(readPath(input, String(state.TimestampPath)));
+  return Math.max(0, new Date(timestamp).getTime() / 1000 - nowSeconds);
+}
+
+/** Seconds before a Retry's attempt: IntervalSeconds x BackoffRate^(attempt-1), capped, with FULL jitter. */
+export function retryDelaySeconds(retrier: Json, attempt: number, random: () => number): number {
+  const interval = Number(retrier.IntervalSeconds ?? 1);
+  const backoff = Number(retrier.BackoffRate ?? 2);
+  const maxDelay = retrier.MaxDelaySeconds === undefined ? Infinity : Number(retrier.MaxDelaySeconds);
+  const delay = Math.min(interval * backoff ** (attempt - 1), maxDelay);
+  return retrier.JitterStrategy === 'FULL' ? delay * random() : delay;
+}
+
 export const HANDLER_BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'export-waiter.lambda', 'index.js');
 
 const PSEUDO = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
@@ -728,10 +745,10 @@ export class LocalDeployment {
       if (event.type === 'StateEntered' && event.state) {
         record.transitions++;
         record.path.push(event.state.name);
-        if (event.state.type === 'Wait') this.pause(this.waitSeconds(event.state.name, event.state.input));
+        if (event.state.type === 'Wait') this.pause(waitStateSeconds(this.definition.States[event.state.name], event.state.input, this.clock.now()));
       } else if (event.type === 'StateRetried' && event.retry) {
         record.transitions++;
-        this.pause(this.retryDelaySeconds(event.retry.retrier, event.retry.attempt));
+        this.pause(retryDelaySeconds(event.retry.retrier, event.retry.attempt, this.random));
       }
     }
   }
@@ -753,22 +770,6 @@ export class LocalDeployment {
       }
     };
     this.pacing = (this.pacing ?? Promise.resolve()).then(play);
-  }
-
-  private waitSeconds(stateName: string, input: unknown): number {
-    const state = this.definition.States[stateName];
-    if (typeof state.Seconds === 'number') return state.Seconds;
-    if (typeof state.SecondsPath === 'string') return Number(readPath(input, state.SecondsPath));
-    const timestamp = typeof state.Timestamp === 'string' ? state.Timestamp : String(readPath(input, String(state.TimestampPath)));
-    return Math.max(0, new Date(timestamp).getTime() / 1000 - this.clock.now());
-  }
-
-  private retryDelaySeconds(retrier: Json, attempt: number): number {
-    const interval = Number(retrier.IntervalSeconds ?? 1);
-    const backoff = Number(retrier.BackoffRate ?? 2);
-    const maxDelay = retrier.MaxDelaySeconds === undefined ? Infinity : Number(retrier.MaxDelaySeconds);
-    const delay = Math.min(interval * backoff ** (attempt - 1), maxDelay);
-    return retrier.JitterStrategy === 'FULL' ? delay * this.random() : delay;
   }
 
   private statesOfType(type: string): string[] {

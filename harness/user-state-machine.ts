@@ -15,7 +15,8 @@ import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { emptyObservations, ExecutionObservations, ExecutionObserver } from './execution-observer';
 import { asInterpreterRuns, loadInterpreter } from './interpreter-fixes';
 import {
-  asStepFunctionsError, changeKeys, integrationClient, integrationCommand, lowerFirst, readPath, seededRandom, StateMachineDefinition, upperFirst,
+  asStepFunctionsError, changeKeys, integrationClient, integrationCommand, lowerFirst, retryDelaySeconds, seededRandom,
+  StateMachineDefinition, upperFirst, waitStateSeconds,
 } from './local-deployment';
 import { NeptuneGraphEmulator, VirtualClock } from './neptune-emulator';
 import { plausibleResourceValues, resolve, resourcesOfType, Template } from './template';
@@ -151,22 +152,11 @@ export class UserStateMachine {
       const event = raw as { type: string; state?: { name: string; type: string; input: unknown }; retry?: { retrier: Json; attempt: number } };
       if (event.type === 'StateEntered' && event.state) {
         record.path.push(event.state.name);
-        if (event.state.type === 'Wait') this.clock.advance(this.waitSeconds(event.state.name, event.state.input));
+        if (event.state.type === 'Wait') this.clock.advance(waitStateSeconds(this.definition.States[event.state.name], event.state.input, this.clock.now()));
       } else if (event.type === 'StateRetried' && event.retry) {
-        const { retrier, attempt } = event.retry;
-        const delay = Math.min(Number(retrier.IntervalSeconds ?? 1) * Number(retrier.BackoffRate ?? 2) ** (attempt - 1),
-          retrier.MaxDelaySeconds === undefined ? Infinity : Number(retrier.MaxDelaySeconds));
-        this.clock.advance(retrier.JitterStrategy === 'FULL' ? delay * this.random() : delay);
+        this.clock.advance(retryDelaySeconds(event.retry.retrier, event.retry.attempt, this.random));
       }
     }
-  }
-
-  private waitSeconds(stateName: string, input: unknown): number {
-    const state = this.definition.States[stateName];
-    if (typeof state.Seconds === 'number') return state.Seconds;
-    if (typeof state.SecondsPath === 'string') return Number(readPath(input, state.SecondsPath));
-    const timestamp = typeof state.Timestamp === 'string' ? state.Timestamp : String(readPath(input, String(state.TimestampPath)));
-    return Math.max(0, new Date(timestamp).getTime() / 1000 - this.clock.now());
   }
 
   private statesOfType(type: string): string[] {

@@ -20,7 +20,7 @@ export const Intrinsic = {
   /** Shallow merge: the second object's fields win. */
   jsonMerge: (a: Expression, b: Expression) => call('JsonMerge', a, b, 'false'),
   jsonToString: (value: Expression) => call('JsonToString', value),
-  /** `template` is literal text with `{}` placeholders; quotes and backslashes are escaped here. */
+  /** `template` is literal text in which each `{}` takes the next argument (States.Format); quotes and backslashes are escaped here. */
   format: (template: string, ...args: Expression[]) => call('Format', `'${template.replace(/[\\'{}]/g, (c) => (c === '{' || c === '}' ? c : `\\${c}`))}'`, ...args),
 } as const;
 
